@@ -1,0 +1,1 @@
+//! Benchmarks for the Talos crates; see `benches/`.

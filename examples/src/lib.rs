@@ -1,0 +1,1 @@
+//! Runnable examples of the Talos crates; see `examples/`.
