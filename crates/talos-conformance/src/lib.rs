@@ -1,1 +1,17 @@
-//! stub
+//! Golden vectors and conformance checks for Talos implementations.
+//!
+//! - [`golden`] writes the project's own vectors (`test-vectors/`) deterministically from
+//!   fixed seeds, and checks a directory of them against the library crates.
+//! - [`upstream`] runs a directory laid out like the upstream `talos-contracts/test_vectors`,
+//!   dispatching by relative path; files it cannot handle are skipped with the reason.
+//! - [`report`] is the line-per-file output both share.
+//!
+//! The `talos-conformance` binary is the command-line front end.
+
+pub mod golden;
+pub mod report;
+pub mod upstream;
+mod util;
+
+/// This crate's version, as written into generated vectors.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -28,6 +28,9 @@ pub use sealed_box::SealedBox;
 pub use signed::SignedMessage;
 pub use time::Timestamp;
 
+/// This crate's version, as golden vectors record it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Re-exported so that callers name the same RNG traits this crate takes.
 pub use rand_core::{CryptoRng, TryCryptoRng};
 pub use zeroize::Zeroizing;

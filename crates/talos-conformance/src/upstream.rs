@@ -1,0 +1,75 @@
+//! Runs a directory laid out like upstream `talos-contracts/test_vectors/`.
+
+use std::path::Path;
+
+use crate::report::{Outcome, Report};
+use crate::util;
+
+mod crypto;
+
+/// Upstream cases and fields we do not check, and why (see REFERENCE.md §11).
+pub const SKIPPED: &[(&str, &str)] = &[(
+    "sdk/canonical_json.json#key_ordering.hash_sha256_hex",
+    "the expected hash is a placeholder; the SHA-256 of the canonical string is ebba85cf…5370",
+)];
+
+/// Files we have no handler for yet, by path prefix, and why.
+pub const NOT_YET: &[(&str, &str)] = &[
+    ("sdk/ratchet/", "talos-ratchet is not implemented yet (issue 4)"),
+    ("sdk/frame_codec.json", "talos-wire is not implemented yet (issue 3)"),
+    ("uuidv7.json", "talos-wire is not implemented yet (issue 3)"),
+    ("cursor_derivation.json", "talos-wire is not implemented yet (issue 3)"),
+    ("ordering.json", "talos-wire is not implemented yet (issue 3)"),
+    ("crypto/replay_nonce.json", "talos-wire is not implemented yet (issue 3)"),
+    ("sdk/capability_verify.json", "talos-acl is not implemented yet (issue 6)"),
+    ("rbac/", "talos-acl is not implemented yet (issue 6)"),
+    ("sdk/mcp_sign_verify.json", "talos-mcp is not implemented yet (issue 8)"),
+    ("audit_event_vectors.json", "talos-ledger is not implemented yet (issue 7)"),
+    ("tga/", "talos-ledger is not implemented yet (issue 7)"),
+    (
+        "crypto/http_attestation_v1.json",
+        "HTTP attestation v1 is optional (REFERENCE.md §1.5) and not implemented",
+    ),
+];
+
+type Handler = fn(&talos_crypto::json::Value) -> Outcome;
+
+/// Handlers by path relative to the vector root.
+const HANDLERS: &[(&str, Handler)] = &[
+    ("base64url.json", crypto::base64url),
+    ("sdk/canonical_json.json", crypto::canonical_json),
+    ("crypto/canonical_hash.json", crypto::canonical_hash),
+    ("sdk/signing_verify.json", crypto::signing_verify),
+    ("crypto/ed25519_signatures.json", crypto::ed25519_signatures),
+];
+
+/// Runs every `.json` file under `dir`.
+///
+/// # Errors
+/// If `dir` cannot be listed.
+pub fn run(dir: &Path) -> std::io::Result<Report> {
+    let mut report = Report::default();
+    for (rel, path) in util::json_files(dir)? {
+        let outcome = if let Some((_, handler)) = HANDLERS.iter().find(|(p, _)| *p == rel) {
+            match util::read_json(&path) {
+                Ok(doc) => handler(&doc),
+                Err(e) => Outcome::Fail { failures: vec![e] },
+            }
+        } else {
+            let reason = NOT_YET
+                .iter()
+                .find(|(prefix, _)| rel.starts_with(prefix))
+                .map_or("no handler for this file", |(_, reason)| reason);
+            Outcome::Skip {
+                reason: reason.to_owned(),
+            }
+        };
+        report.push(rel, outcome);
+    }
+    Ok(report)
+}
+
+/// The reason recorded in [`SKIPPED`] for `key`.
+fn skipped(key: &str) -> Option<&'static str> {
+    SKIPPED.iter().find(|(k, _)| *k == key).map(|(_, reason)| *reason)
+}
