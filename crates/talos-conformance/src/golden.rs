@@ -64,7 +64,12 @@ impl Spec {
         }
     }
 
-    pub(crate) fn err(id: &'static str, description: &'static str, inputs: Value, keyword: &'static str) -> Self {
+    pub(crate) fn err(
+        id: &'static str,
+        description: &'static str,
+        inputs: Value,
+        keyword: &'static str,
+    ) -> Self {
         Self {
             id,
             description,
@@ -83,8 +88,15 @@ impl Spec {
 /// What running a case produced.
 #[derive(Debug)]
 pub(crate) enum Derived {
-    Ok { object: Value, expected: Value },
-    Err { object: Option<Value>, code: String, message: String },
+    Ok {
+        object: Value,
+        expected: Value,
+    },
+    Err {
+        object: Option<Value>,
+        code: String,
+        message: String,
+    },
 }
 
 impl Derived {
@@ -127,12 +139,22 @@ impl Family {
             if !spec.schema_valid {
                 case.insert("schema_valid".into(), Value::Bool(false));
             }
-            match ((self.derive)(&spec.inputs).map_err(|e| format!("{}: {e}", spec.id))?, spec.error_keyword) {
+            match (
+                (self.derive)(&spec.inputs).map_err(|e| format!("{}: {e}", spec.id))?,
+                spec.error_keyword,
+            ) {
                 (Derived::Ok { object, expected }, None) => {
                     case.insert("object".into(), object);
                     case.insert("expected".into(), expected);
                 }
-                (Derived::Err { object, code, message }, Some(keyword)) => {
+                (
+                    Derived::Err {
+                        object,
+                        code,
+                        message,
+                    },
+                    Some(keyword),
+                ) => {
                     if !message.to_lowercase().contains(keyword) {
                         return Err(format!("{}: error {message:?} lacks {keyword:?}", spec.id));
                     }
@@ -144,14 +166,21 @@ impl Family {
                         util::object([("code", s(code)), ("message_contains", s(keyword))]),
                     );
                 }
-                (Derived::Ok { .. }, Some(_)) => return Err(format!("{}: expected an error", spec.id)),
-                (Derived::Err { message, .. }, None) => return Err(format!("{}: {message}", spec.id)),
+                (Derived::Ok { .. }, Some(_)) => {
+                    return Err(format!("{}: expected an error", spec.id));
+                }
+                (Derived::Err { message, .. }, None) => {
+                    return Err(format!("{}: {message}", spec.id));
+                }
             }
             cases.push(Value::Object(case));
         }
         Ok(util::object([
             ("contract", s(self.contract)),
-            ("generator", s(format!("talos-conformance {}", crate::VERSION))),
+            (
+                "generator",
+                s(format!("talos-conformance {}", crate::VERSION)),
+            ),
             ("crate", s((self.producer)())),
             ("description", s(self.description)),
             ("cases", Value::Array(cases)),
@@ -167,7 +196,11 @@ impl Family {
             let producer = str_field(file, "crate")?;
             let crate_name = (self.producer)();
             let want = crate_name.split(' ').next().unwrap_or_default();
-            same("crate", want, producer.split(' ').next().unwrap_or_default())
+            same(
+                "crate",
+                want,
+                producer.split(' ').next().unwrap_or_default(),
+            )
         })();
         if let Err(e) = header {
             return Outcome::Fail { failures: vec![e] };
@@ -193,7 +226,11 @@ impl Family {
                 same("object", field(case, "object")?, &object)?;
                 same("expected", field(case, "expected")?, &expected)
             }
-            Derived::Err { object, code, message } => {
+            Derived::Err {
+                object,
+                code,
+                message,
+            } => {
                 let expected_error = case
                     .get("expected_error")
                     .ok_or_else(|| format!("the library rejected the case: {message}"))?;
@@ -301,9 +338,14 @@ pub(crate) fn apply_changes(object: &mut Value, changes: &Value) {
 pub(crate) fn flip_b64u_byte(object: &mut Value, name: &str, index: usize) -> Result<(), String> {
     let text = str_field(object, name)?;
     let mut bytes = talos_crypto::base64url::decode(text).map_err(|e| e.to_string())?;
-    let byte = bytes.get_mut(index).ok_or_else(|| format!("{name} has no byte {index}"))?;
+    let byte = bytes
+        .get_mut(index)
+        .ok_or_else(|| format!("{name} has no byte {index}"))?;
     *byte ^= 1;
-    apply_changes(object, &util::object([(name, s(talos_crypto::base64url::encode(&bytes)))]));
+    apply_changes(
+        object,
+        &util::object([(name, s(talos_crypto::base64url::encode(&bytes)))]),
+    );
     Ok(())
 }
 

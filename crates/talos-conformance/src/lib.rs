@@ -1,4 +1,7 @@
-//! Golden vectors and conformance checks for Talos implementations.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+//! Modules:
 //!
 //! - [`golden`] writes the project's own vectors (`test-vectors/`) deterministically from
 //!   fixed seeds, and checks a directory of them against the library crates.

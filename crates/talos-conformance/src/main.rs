@@ -62,7 +62,11 @@ fn finish(report: std::io::Result<Report>, dir: &std::path::Path) -> ExitCode {
     match report {
         Ok(report) => {
             println!("{report}");
-            if report.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+            if report.failed() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("talos-conformance: cannot read {}: {e}", dir.display());
@@ -80,7 +84,11 @@ fn jcs() -> ExitCode {
     match talos_crypto::json::canonicalize(&input) {
         Ok(canonical) => {
             let mut stdout = std::io::stdout().lock();
-            if stdout.write_all(&canonical).and_then(|()| stdout.flush()).is_err() {
+            if stdout
+                .write_all(&canonical)
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
                 return ExitCode::from(2);
             }
             ExitCode::SUCCESS

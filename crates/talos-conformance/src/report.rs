@@ -89,7 +89,10 @@ impl Report {
     /// The outcome for `path`, if it was run.
     #[must_use]
     pub fn outcome(&self, path: &str) -> Option<&Outcome> {
-        self.files.iter().find(|f| f.path == path).map(|f| &f.outcome)
+        self.files
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| &f.outcome)
     }
 }
 

@@ -15,16 +15,40 @@ pub const SKIPPED: &[(&str, &str)] = &[(
 
 /// Files we have no handler for yet, by path prefix, and why.
 pub const NOT_YET: &[(&str, &str)] = &[
-    ("sdk/ratchet/", "talos-ratchet is not implemented yet (issue 4)"),
-    ("sdk/frame_codec.json", "talos-wire is not implemented yet (issue 3)"),
+    (
+        "sdk/ratchet/",
+        "talos-ratchet is not implemented yet (issue 4)",
+    ),
+    (
+        "sdk/frame_codec.json",
+        "talos-wire is not implemented yet (issue 3)",
+    ),
     ("uuidv7.json", "talos-wire is not implemented yet (issue 3)"),
-    ("cursor_derivation.json", "talos-wire is not implemented yet (issue 3)"),
-    ("ordering.json", "talos-wire is not implemented yet (issue 3)"),
-    ("crypto/replay_nonce.json", "talos-wire is not implemented yet (issue 3)"),
-    ("sdk/capability_verify.json", "talos-acl is not implemented yet (issue 6)"),
+    (
+        "cursor_derivation.json",
+        "talos-wire is not implemented yet (issue 3)",
+    ),
+    (
+        "ordering.json",
+        "talos-wire is not implemented yet (issue 3)",
+    ),
+    (
+        "crypto/replay_nonce.json",
+        "talos-wire is not implemented yet (issue 3)",
+    ),
+    (
+        "sdk/capability_verify.json",
+        "talos-acl is not implemented yet (issue 6)",
+    ),
     ("rbac/", "talos-acl is not implemented yet (issue 6)"),
-    ("sdk/mcp_sign_verify.json", "talos-mcp is not implemented yet (issue 8)"),
-    ("audit_event_vectors.json", "talos-ledger is not implemented yet (issue 7)"),
+    (
+        "sdk/mcp_sign_verify.json",
+        "talos-mcp is not implemented yet (issue 8)",
+    ),
+    (
+        "audit_event_vectors.json",
+        "talos-ledger is not implemented yet (issue 7)",
+    ),
     ("tga/", "talos-ledger is not implemented yet (issue 7)"),
     (
         "crypto/http_attestation_v1.json",
@@ -71,5 +95,8 @@ pub fn run(dir: &Path) -> std::io::Result<Report> {
 
 /// The reason recorded in [`SKIPPED`] for `key`.
 fn skipped(key: &str) -> Option<&'static str> {
-    SKIPPED.iter().find(|(k, _)| *k == key).map(|(_, reason)| *reason)
+    SKIPPED
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, reason)| *reason)
 }

@@ -6,7 +6,9 @@ use talos_crypto::json::{Map, Number, Value};
 
 /// Member `key` of an object.
 pub(crate) fn field<'a>(value: &'a Value, key: &str) -> Result<&'a Value, String> {
-    value.get(key).ok_or_else(|| format!("missing field {key:?}"))
+    value
+        .get(key)
+        .ok_or_else(|| format!("missing field {key:?}"))
 }
 
 /// String member `key`.
@@ -39,13 +41,19 @@ pub(crate) fn array_field<'a>(value: &'a Value, key: &str) -> Result<&'a [Value]
 /// Unsigned integer member `key`.
 pub(crate) fn u64_field(value: &Value, key: &str) -> Result<u64, String> {
     match field(value, key)? {
-        Value::Number(n) => n.as_u64().ok_or_else(|| format!("field {key:?} is not an unsigned integer")),
+        Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| format!("field {key:?} is not an unsigned integer")),
         _ => Err(format!("field {key:?} is not a number")),
     }
 }
 
 /// `expect == got`, or a message showing both.
-pub(crate) fn same<T: PartialEq + core::fmt::Debug>(what: &str, expected: T, got: T) -> Result<(), String> {
+pub(crate) fn same<T: PartialEq + core::fmt::Debug>(
+    what: &str,
+    expected: T,
+    got: T,
+) -> Result<(), String> {
     if expected == got {
         Ok(())
     } else {
@@ -62,13 +70,20 @@ pub(crate) fn expect_error(expected: &Value, code: &str, message: &str) -> Resul
     if message.to_lowercase().contains(&want_text.to_lowercase()) {
         Ok(())
     } else {
-        Err(format!("error message {message:?} does not contain {want_text:?}"))
+        Err(format!(
+            "error message {message:?} does not contain {want_text:?}"
+        ))
     }
 }
 
 /// An object from `(key, value)` pairs.
 pub(crate) fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
-    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Map>())
+    Value::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect::<Map>(),
+    )
 }
 
 /// A string value.

@@ -151,7 +151,10 @@ mod tests {
         let mut sealed = cipher.seal(&[1; 24], b"", b"payload").unwrap();
         sealed[0] ^= 1;
         let before = sealed.clone();
-        assert_eq!(cipher.open_in_place(&[1; 24], b"", &mut sealed), Err(AeadError::DecryptionFailed));
+        assert_eq!(
+            cipher.open_in_place(&[1; 24], b"", &mut sealed),
+            Err(AeadError::DecryptionFailed)
+        );
         assert_eq!(sealed, before);
     }
 
@@ -159,12 +162,18 @@ mod tests {
     fn short_inputs_are_errors() {
         let cipher = ChaCha20Poly1305::new(&[2; 32]);
         for len in 0..TAG_LEN {
-            assert_eq!(cipher.open(&[0; 12], b"", &vec![0; len]), Err(AeadError::DecryptionFailed));
+            assert_eq!(
+                cipher.open(&[0; 12], b"", &vec![0; len]),
+                Err(AeadError::DecryptionFailed)
+            );
         }
     }
 
     #[test]
     fn debug_is_opaque() {
-        assert_eq!(format!("{:?}", ChaCha20Poly1305::new(&[7; 32])), "ChaCha20Poly1305 { .. }");
+        assert_eq!(
+            format!("{:?}", ChaCha20Poly1305::new(&[7; 32])),
+            "ChaCha20Poly1305 { .. }"
+        );
     }
 }

@@ -28,9 +28,11 @@ pub fn encode(bytes: &[u8]) -> String {
 /// # Errors
 /// [`Base64Error::Invalid`] for anything but the one canonical encoding of some bytes.
 pub fn decode(text: &str) -> Result<Vec<u8>, Base64Error> {
-    URL_SAFE_NO_PAD.decode(text).map_err(|e| Base64Error::Invalid {
-        reason: e.to_string(),
-    })
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|e| Base64Error::Invalid {
+            reason: e.to_string(),
+        })
 }
 
 /// Decodes strict unpadded base64url into exactly `N` bytes.
@@ -57,7 +59,10 @@ pub mod serde {
     ///
     /// # Errors
     /// Whatever the serializer returns.
-    pub fn serialize<S: Serializer>(bytes: impl AsRef<[u8]>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        bytes: impl AsRef<[u8]>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
             serializer.serialize_str(&super::encode(bytes.as_ref()))
         } else {

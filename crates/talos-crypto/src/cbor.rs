@@ -129,6 +129,10 @@ mod tests {
 
     mod serde_bytes_like {
         #[derive(serde::Deserialize)]
-        pub(super) struct Bytes(#[serde(with = "crate::base64url::serde")] #[allow(dead_code)] pub(super) Vec<u8>);
+        pub(super) struct Bytes(
+            #[serde(with = "crate::base64url::serde")]
+            #[allow(dead_code)]
+            pub(super) Vec<u8>,
+        );
     }
 }

@@ -109,7 +109,8 @@ impl VerifyingKey {
         if !is_canonical_y(bytes) {
             return Err(KeyError::NonCanonical);
         }
-        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::NotOnCurve)?;
+        let key =
+            ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| KeyError::NotOnCurve)?;
         if key.is_weak() {
             return Err(KeyError::WeakKey);
         }
@@ -121,10 +122,11 @@ impl VerifyingKey {
     /// # Errors
     /// [`KeyError::InvalidLength`], or as [`VerifyingKey::from_bytes`].
     pub fn from_slice(bytes: &[u8]) -> Result<Self, KeyError> {
-        let bytes: &[u8; PUBLIC_KEY_LEN] = bytes.try_into().map_err(|_| KeyError::InvalidLength {
-            expected: PUBLIC_KEY_LEN,
-            got: bytes.len(),
-        })?;
+        let bytes: &[u8; PUBLIC_KEY_LEN] =
+            bytes.try_into().map_err(|_| KeyError::InvalidLength {
+                expected: PUBLIC_KEY_LEN,
+                got: bytes.len(),
+            })?;
         Self::from_bytes(bytes)
     }
 
@@ -147,7 +149,9 @@ impl VerifyingKey {
     /// # Errors
     /// [`VerifyError`] if the signature is not valid for `message` under this key.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), VerifyError> {
-        self.0.verify_strict(message, &signature.0).map_err(|_| VerifyError)
+        self.0
+            .verify_strict(message, &signature.0)
+            .map_err(|_| VerifyError)
     }
 
     /// The X25519 (Montgomery) form of this key, as did:key's key agreement derives it.
@@ -309,7 +313,8 @@ impl serde::Serialize for VerifyingKey {
 
 impl<'de> serde::Deserialize<'de> for VerifyingKey {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let bytes: [u8; PUBLIC_KEY_LEN] = crate::base64url::serde::array::deserialize(deserializer)?;
+        let bytes: [u8; PUBLIC_KEY_LEN] =
+            crate::base64url::serde::array::deserialize(deserializer)?;
         Self::from_bytes(&bytes).map_err(serde::de::Error::custom)
     }
 }
@@ -344,10 +349,16 @@ mod tests {
                 points.push(p);
             }
         }
-        assert_eq!(points.len(), 8, "all eight small-order points, each at least once");
+        assert_eq!(
+            points.len(),
+            8,
+            "all eight small-order points, each at least once"
+        );
         // The last two are the non-canonical (sign bit on x = 0) twins of the first two.
         for p in &points[..2] {
-            let twin = SMALL_ORDER_ENCODINGS.iter().filter(|e| CompressedEdwardsY(**e).decompress() == Some(*p));
+            let twin = SMALL_ORDER_ENCODINGS
+                .iter()
+                .filter(|e| CompressedEdwardsY(**e).decompress() == Some(*p));
             assert_eq!(twin.count(), 2);
         }
     }
@@ -374,10 +385,16 @@ mod tests {
         // y = 2 is not on the curve.
         let mut not_on_curve = [0u8; 32];
         not_on_curve[0] = 2;
-        assert_eq!(VerifyingKey::from_bytes(&not_on_curve), Err(KeyError::NotOnCurve));
+        assert_eq!(
+            VerifyingKey::from_bytes(&not_on_curve),
+            Err(KeyError::NotOnCurve)
+        );
         assert_eq!(
             VerifyingKey::from_slice(&[1; 31]),
-            Err(KeyError::InvalidLength { expected: 32, got: 31 })
+            Err(KeyError::InvalidLength {
+                expected: 32,
+                got: 31
+            })
         );
     }
 
@@ -395,7 +412,10 @@ mod tests {
         let key = SigningKey::from_seed(&seed);
         let shown = format!("{key:?}");
         assert!(!shown.contains("abab"), "{shown}");
-        assert!(shown.starts_with("SigningKey { verifying_key: VerifyingKey("), "{shown}");
+        assert!(
+            shown.starts_with("SigningKey { verifying_key: VerifyingKey("),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -417,4 +437,3 @@ mod tests {
         ));
     }
 }
-

@@ -60,7 +60,11 @@ pub use ::blake3::Hasher as Blake3;
 /// HMAC-SHA256 of `data` under `key` (any length).
 #[must_use]
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; HASH_LEN] {
-    new_hmac(key).chain_update(data).finalize().into_bytes().into()
+    new_hmac(key)
+        .chain_update(data)
+        .finalize()
+        .into_bytes()
+        .into()
 }
 
 /// Checks an HMAC-SHA256 tag in constant time.
@@ -68,7 +72,10 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; HASH_LEN] {
 /// # Errors
 /// [`VerifyError`] if `tag` is not the 32-byte HMAC of `data` under `key`.
 pub fn hmac_sha256_verify(key: &[u8], data: &[u8], tag: &[u8]) -> Result<(), VerifyError> {
-    new_hmac(key).chain_update(data).verify_slice(tag).map_err(|_| VerifyError)
+    new_hmac(key)
+        .chain_update(data)
+        .verify_slice(tag)
+        .map_err(|_| VerifyError)
 }
 
 fn new_hmac(key: &[u8]) -> hmac::Hmac<sha2::Sha256> {
@@ -103,7 +110,9 @@ pub fn hkdf_sha256(
 ) -> Result<(), HkdfLengthError> {
     hkdf::Hkdf::<sha2::Sha256>::new(salt, ikm)
         .expand(info, okm)
-        .map_err(|_| HkdfLengthError { requested: okm.len() })
+        .map_err(|_| HkdfLengthError {
+            requested: okm.len(),
+        })
 }
 
 /// HKDF-SHA256 into a fixed-size array; `N` up to [`HKDF_MAX_OUTPUT`].
@@ -149,7 +158,9 @@ mod tests {
         let mut big = vec![0u8; HKDF_MAX_OUTPUT + 1];
         assert_eq!(
             hkdf_sha256(None, b"k", b"", &mut big),
-            Err(HkdfLengthError { requested: HKDF_MAX_OUTPUT + 1 })
+            Err(HkdfLengthError {
+                requested: HKDF_MAX_OUTPUT + 1
+            })
         );
         let mut max = vec![0u8; HKDF_MAX_OUTPUT];
         assert!(hkdf_sha256(None, b"k", b"", &mut max).is_ok());

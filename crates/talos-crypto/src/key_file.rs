@@ -80,7 +80,13 @@ impl KdfParams {
     /// [`KeyFileError::InvalidParams`] unless `1 ≤ t ≤ 16`, `1 ≤ p ≤ 16` and
     /// `8p ≤ m_kib ≤ 1 GiB`.
     pub const fn new(m_kib: u32, t: u32, p: u32) -> Result<Self, KeyFileError> {
-        if t == 0 || t > Self::MAX_T || p == 0 || p > Self::MAX_P || m_kib < 8 * p || m_kib > Self::MAX_M_KIB {
+        if t == 0
+            || t > Self::MAX_T
+            || p == 0
+            || p > Self::MAX_P
+            || m_kib < 8 * p
+            || m_kib > Self::MAX_M_KIB
+        {
             return Err(KeyFileError::InvalidParams);
         }
         Ok(Self { m_kib, t, p })
@@ -172,7 +178,9 @@ impl KeyFile {
     pub fn unencrypted(key: &SigningKey) -> Self {
         Self {
             public: key.verifying_key(),
-            protection: Protection::Clear { seed: key.to_seed() },
+            protection: Protection::Clear {
+                seed: key.to_seed(),
+            },
         }
     }
 
@@ -236,7 +244,10 @@ impl KeyFile {
         };
         let protection = match &self.protection {
             Protection::Passphrase {
-                params, salt, nonce, ..
+                params,
+                salt,
+                nonce,
+                ..
             } => Some((*params, salt, nonce)),
             Protection::Clear { .. } => None,
         };
@@ -263,11 +274,9 @@ impl KeyFile {
         let public = VerifyingKey::from_slice(&repr.public).map_err(KeyFileError::InvalidKey)?;
         let protection = match (repr.kdf, repr.nonce) {
             (None, None) => {
-                let seed: [u8; SEED_LEN] = repr
-                    .secret
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| KeyFileError::Malformed("an unencrypted secret must be 32 bytes"))?;
+                let seed: [u8; SEED_LEN] = repr.secret.as_slice().try_into().map_err(|_| {
+                    KeyFileError::Malformed("an unencrypted secret must be 32 bytes")
+                })?;
                 if SigningKey::from_seed(&seed).verifying_key() != public {
                     return Err(KeyFileError::KeyMismatch);
                 }
@@ -280,7 +289,9 @@ impl KeyFile {
                     return Err(KeyFileError::Malformed("kdf.alg must be \"argon2id\""));
                 }
                 if repr.secret.len() != SEED_LEN + crate::aead::TAG_LEN {
-                    return Err(KeyFileError::Malformed("an encrypted secret must be 48 bytes"));
+                    return Err(KeyFileError::Malformed(
+                        "an encrypted secret must be 48 bytes",
+                    ));
                 }
                 Protection::Passphrase {
                     params: KdfParams::new(kdf.m_kib, kdf.t, kdf.p)?,
@@ -296,7 +307,11 @@ impl KeyFile {
                     ciphertext: repr.secret.clone(),
                 }
             }
-            _ => return Err(KeyFileError::Malformed("kdf and nonce must be both present or both absent")),
+            _ => {
+                return Err(KeyFileError::Malformed(
+                    "kdf and nonce must be both present or both absent",
+                ));
+            }
         };
         let file = Self { public, protection };
         if file.to_bytes() != bytes {
@@ -315,7 +330,10 @@ impl fmt::Debug for KeyFile {
     }
 }
 
-fn header(public: &VerifyingKey, protection: Option<(KdfParams, &[u8; SALT_LEN], &[u8; 24])>) -> Record {
+fn header(
+    public: &VerifyingKey,
+    protection: Option<(KdfParams, &[u8; SALT_LEN], &[u8; 24])>,
+) -> Record {
     let (kdf, nonce) = match protection {
         Some((params, salt, nonce)) => (
             Some(Field::Record(
@@ -345,7 +363,11 @@ fn derive_key(
 ) -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
     let argon_params = argon2::Params::new(params.m_kib, params.t, params.p, Some(32))
         .map_err(|_| KeyFileError::InvalidParams)?;
-    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
+    let argon = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon_params,
+    );
     let mut key = Zeroizing::new([0u8; 32]);
     argon
         .hash_password_into(passphrase, salt, key.as_mut())
@@ -386,7 +408,9 @@ mod option_bytes {
     #[derive(serde::Deserialize)]
     struct Bytes(#[serde(with = "crate::base64url::serde")] Vec<u8>);
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
         Ok(Option::<Bytes>::deserialize(d)?.map(|b| b.0))
     }
 }

@@ -6,11 +6,11 @@ pub mod aead;
 pub mod base64url;
 pub mod cbor;
 mod ed25519;
-mod record;
 mod error;
 pub mod hash;
 pub mod json;
 pub mod key_file;
+mod record;
 pub mod sealed_box;
 pub mod signed;
 mod time;
@@ -20,7 +20,7 @@ pub use ed25519::{
     PUBLIC_KEY_LEN, SEED_LEN, SIGNATURE_LEN, Signature, SigningKey, VerifyingKey, verify_batch,
 };
 pub use error::{
-    AeadError, BatchVerifyError, Base64Error, CborError, Error, ErrorCode, KeyAgreementError,
+    AeadError, Base64Error, BatchVerifyError, CborError, Error, ErrorCode, KeyAgreementError,
     KeyError, VerifyError,
 };
 pub use key_file::KeyFile;

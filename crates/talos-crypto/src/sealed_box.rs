@@ -134,7 +134,9 @@ impl SealedBox {
             .seal(&nonce, &metadata, plaintext)
             .map_err(|_| SealedBoxError::TooLong)?;
         let sender = match (sender, sender_key) {
-            (Some(key), Some(public)) => Some((public, key.sign(&signed_bytes(metadata, &ciphertext)))),
+            (Some(key), Some(public)) => {
+                Some((public, key.sign(&signed_bytes(metadata, &ciphertext))))
+            }
             _ => None,
         };
         Ok(Self {
@@ -181,7 +183,8 @@ impl SealedBox {
         let metadata = metadata(&self.recipient, &self.ephemeral, sender_key.as_ref());
         if let Some((key, sig)) = &self.sender {
             let signed = signed_bytes(metadata.clone(), &self.ciphertext);
-            key.verify(&signed, sig).map_err(|_| SealedBoxError::BadSignature)?;
+            key.verify(&signed, sig)
+                .map_err(|_| SealedBoxError::BadSignature)?;
         }
         let shared = recipient
             .diffie_hellman(&self.ephemeral)
@@ -247,7 +250,11 @@ impl SealedBox {
     fn record(&self) -> Record {
         header(&self.recipient, &self.ephemeral, self.claimed_sender())
             .with("ciphertext", Field::Bytes(self.ciphertext.clone()))
-            .with_opt("sig", self.sender.map(|(_, sig)| Field::Bytes(sig.to_bytes().to_vec())))
+            .with_opt(
+                "sig",
+                self.sender
+                    .map(|(_, sig)| Field::Bytes(sig.to_bytes().to_vec())),
+            )
     }
 
     fn from_repr(repr: Repr) -> Result<Self, SealedBoxError> {
@@ -293,16 +300,27 @@ struct Repr {
 
 /// The fields every box has: the AEAD's associated data and the start of the signed bytes.
 fn header(recipient: &PublicKey, ephemeral: &PublicKey, sender: Option<&VerifyingKey>) -> Record {
-    let mode = if sender.is_some() { Mode::Authenticated } else { Mode::Anonymous };
+    let mode = if sender.is_some() {
+        Mode::Authenticated
+    } else {
+        Mode::Anonymous
+    };
     Record::new()
         .with("v", Field::Uint(VERSION))
         .with("mode", Field::Text(mode.as_str()))
         .with("recipient", Field::Bytes(recipient.to_bytes().to_vec()))
         .with("ephemeral", Field::Bytes(ephemeral.to_bytes().to_vec()))
-        .with_opt("sender", sender.map(|k| Field::Bytes(k.to_bytes().to_vec())))
+        .with_opt(
+            "sender",
+            sender.map(|k| Field::Bytes(k.to_bytes().to_vec())),
+        )
 }
 
-fn metadata(recipient: &PublicKey, ephemeral: &PublicKey, sender: Option<&VerifyingKey>) -> Vec<u8> {
+fn metadata(
+    recipient: &PublicKey,
+    ephemeral: &PublicKey,
+    sender: Option<&VerifyingKey>,
+) -> Vec<u8> {
     header(recipient, ephemeral, sender).to_json()
 }
 

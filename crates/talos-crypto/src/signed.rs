@@ -85,7 +85,10 @@ impl SignedMessage {
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
         let mut map = unsigned_fields(&self.signer, &self.payload);
-        map.insert("sig".into(), Value::String(crate::base64url::encode(&self.signature.to_bytes())));
+        map.insert(
+            "sig".into(),
+            Value::String(crate::base64url::encode(&self.signature.to_bytes())),
+        );
         Value::Object(map).to_canonical_vec()
     }
 
@@ -113,7 +116,8 @@ impl SignedMessage {
             return Err(SignedMessageError::UnsupportedVersion(version));
         }
         let signer = b64u_field::<32>(&map, "signer")?;
-        let signer = VerifyingKey::from_bytes(&signer).map_err(SignedMessageError::InvalidSigner)?;
+        let signer =
+            VerifyingKey::from_bytes(&signer).map_err(SignedMessageError::InvalidSigner)?;
         let signature = Signature::from_bytes(&b64u_field::<64>(&map, "sig")?);
         let payload = map
             .remove("payload")
@@ -129,18 +133,28 @@ impl SignedMessage {
     }
 }
 
-fn b64u_field<const N: usize>(map: &Map, name: &'static str) -> Result<[u8; N], SignedMessageError> {
+fn b64u_field<const N: usize>(
+    map: &Map,
+    name: &'static str,
+) -> Result<[u8; N], SignedMessageError> {
     let text = map
         .get(name)
         .and_then(Value::as_str)
-        .ok_or(SignedMessageError::Malformed("signer and sig must be base64url strings"))?;
-    crate::base64url::decode_array::<N>(text).map_err(|_| SignedMessageError::Malformed("signer and sig must be base64url of 32 and 64 bytes"))
+        .ok_or(SignedMessageError::Malformed(
+            "signer and sig must be base64url strings",
+        ))?;
+    crate::base64url::decode_array::<N>(text).map_err(|_| {
+        SignedMessageError::Malformed("signer and sig must be base64url of 32 and 64 bytes")
+    })
 }
 
 fn unsigned_fields(signer: &VerifyingKey, payload: &Value) -> Map {
     let mut map = Map::new();
     map.insert("payload".into(), payload.clone());
-    map.insert("signer".into(), Value::String(crate::base64url::encode(signer.as_bytes())));
+    map.insert(
+        "signer".into(),
+        Value::String(crate::base64url::encode(signer.as_bytes())),
+    );
     map.insert("v".into(), Value::Number(SignedMessage::VERSION.into()));
     map
 }

@@ -22,8 +22,9 @@ use core::time::Duration;
 /// let later = t.saturating_add(Duration::from_secs(300));
 /// assert_eq!(later.duration_since(t), Some(Duration::from_secs(300)));
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(u64);
 
@@ -143,10 +144,22 @@ mod tests {
 
     #[test]
     fn display_is_rfc3339_millis() {
-        assert_eq!(Timestamp::UNIX_EPOCH.to_string(), "1970-01-01T00:00:00.000Z");
-        assert_eq!(Timestamp::from_millis(951_782_400_123).to_string(), "2000-02-29T00:00:00.123Z");
-        assert_eq!(Timestamp::from_millis(1_768_178_601_999).to_string(), "2026-01-12T00:43:21.999Z");
-        assert_eq!(Timestamp::from_millis(253_402_300_799_999).to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(
+            Timestamp::UNIX_EPOCH.to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp::from_millis(951_782_400_123).to_string(),
+            "2000-02-29T00:00:00.123Z"
+        );
+        assert_eq!(
+            Timestamp::from_millis(1_768_178_601_999).to_string(),
+            "2026-01-12T00:43:21.999Z"
+        );
+        assert_eq!(
+            Timestamp::from_millis(253_402_300_799_999).to_string(),
+            "9999-12-31T23:59:59.999Z"
+        );
         // Must not panic at the extreme.
         let _ = Timestamp::from_millis(u64::MAX).to_string();
     }
@@ -155,11 +168,23 @@ mod tests {
     fn arithmetic_saturates_and_checks() {
         let t = Timestamp::from_millis(1000);
         assert_eq!(t.checked_sub(Duration::from_secs(2)), None);
-        assert_eq!(t.saturating_sub(Duration::from_secs(2)), Timestamp::UNIX_EPOCH);
-        assert_eq!(Timestamp::from_millis(u64::MAX).checked_add(Duration::from_millis(1)), None);
-        assert_eq!(t.saturating_add(Duration::MAX), Timestamp::from_millis(u64::MAX));
+        assert_eq!(
+            t.saturating_sub(Duration::from_secs(2)),
+            Timestamp::UNIX_EPOCH
+        );
+        assert_eq!(
+            Timestamp::from_millis(u64::MAX).checked_add(Duration::from_millis(1)),
+            None
+        );
+        assert_eq!(
+            t.saturating_add(Duration::MAX),
+            Timestamp::from_millis(u64::MAX)
+        );
         assert_eq!(Timestamp::from_secs(u64::MAX), None);
-        assert_eq!(t.abs_diff(Timestamp::from_millis(250)), Duration::from_millis(750));
+        assert_eq!(
+            t.abs_diff(Timestamp::from_millis(250)),
+            Duration::from_millis(750)
+        );
         assert_eq!(Timestamp::from_millis(250).duration_since(t), None);
     }
 }

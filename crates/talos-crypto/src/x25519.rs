@@ -52,7 +52,11 @@ impl PublicKey {
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "x25519::PublicKey({})", crate::hash::to_hex(self.as_bytes()))
+        write!(
+            f,
+            "x25519::PublicKey({})",
+            crate::hash::to_hex(self.as_bytes())
+        )
     }
 }
 
@@ -97,7 +101,10 @@ impl StaticSecret {
     ///
     /// # Errors
     /// [`KeyAgreementError`] if the result is all zeros (their key has small order).
-    pub fn diffie_hellman(&self, their_public: &PublicKey) -> Result<SharedSecret, KeyAgreementError> {
+    pub fn diffie_hellman(
+        &self,
+        their_public: &PublicKey,
+    ) -> Result<SharedSecret, KeyAgreementError> {
         SharedSecret::checked(self.0.diffie_hellman(&their_public.0))
     }
 
@@ -136,7 +143,10 @@ impl EphemeralSecret {
     ///
     /// # Errors
     /// [`KeyAgreementError`] if the result is all zeros (their key has small order).
-    pub fn diffie_hellman(self, their_public: &PublicKey) -> Result<SharedSecret, KeyAgreementError> {
+    pub fn diffie_hellman(
+        self,
+        their_public: &PublicKey,
+    ) -> Result<SharedSecret, KeyAgreementError> {
         SharedSecret::checked(self.0.diffie_hellman(&their_public.0))
     }
 }
@@ -182,7 +192,10 @@ mod tests {
     #[test]
     fn small_order_peer_is_refused() {
         let secret = StaticSecret::from_bytes([9; 32]);
-        assert_eq!(secret.diffie_hellman(&PublicKey::from_bytes([0; 32])).err(), Some(KeyAgreementError));
+        assert_eq!(
+            secret.diffie_hellman(&PublicKey::from_bytes([0; 32])).err(),
+            Some(KeyAgreementError)
+        );
         let mut one = [0; 32];
         one[0] = 1;
         assert!(secret.diffie_hellman(&PublicKey::from_bytes(one)).is_err());
@@ -193,7 +206,9 @@ mod tests {
         let secret = StaticSecret::from_bytes([0x5a; 32]);
         let shown = format!("{secret:?}");
         assert!(!shown.contains("5a5a"), "{shown}");
-        let shared = secret.diffie_hellman(&StaticSecret::from_bytes([3; 32]).public_key()).unwrap();
+        let shared = secret
+            .diffie_hellman(&StaticSecret::from_bytes([3; 32]).public_key())
+            .unwrap();
         assert_eq!(format!("{shared:?}"), "SharedSecret { .. }");
     }
 }

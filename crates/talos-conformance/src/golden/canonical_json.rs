@@ -46,37 +46,91 @@ fn specs() -> Vec<Spec> {
         Spec::ok(
             "strings",
             "minimal escapes: only quote, backslash and U+0000..U+001F; short forms where they exist",
-            input(r#"["\u0000\u001f\"\\\/\b\f\n\r\t", "\u007f\u2028\u2029\u00e9", "\ud83d\udd10 安全"]"#),
+            input(
+                r#"["\u0000\u001f\"\\\/\b\f\n\r\t", "\u007f\u2028\u2029\u00e9", "\ud83d\udd10 安全"]"#,
+            ),
         ),
         Spec::ok(
             "whitespace",
             "insignificant whitespace is removed",
             input("  {\n\t\"a\" :\r [ 1 , 2 ] ,\"b\" : { }\n}  "),
         ),
-        Spec::ok("empty-containers", "empty objects, arrays and strings", input(r#"{"a":{},"b":[],"c":""}"#)),
-        Spec::ok("literals", "true, false and null", input("[true,false,null]")),
-        Spec::ok("scalar", "a document that is a single string", input(r#""just a string""#)),
-        Spec::err("duplicate-key", "duplicate object keys are refused", input(r#"{"a":1,"a":2}"#), "duplicate key"),
+        Spec::ok(
+            "empty-containers",
+            "empty objects, arrays and strings",
+            input(r#"{"a":{},"b":[],"c":""}"#),
+        ),
+        Spec::ok(
+            "literals",
+            "true, false and null",
+            input("[true,false,null]"),
+        ),
+        Spec::ok(
+            "scalar",
+            "a document that is a single string",
+            input(r#""just a string""#),
+        ),
+        Spec::err(
+            "duplicate-key",
+            "duplicate object keys are refused",
+            input(r#"{"a":1,"a":2}"#),
+            "duplicate key",
+        ),
         Spec::err(
             "duplicate-key-escaped",
             "keys are compared after unescaping",
             input(r#"{"a":1,"\u0061":2}"#),
             "duplicate key",
         ),
-        Spec::err("lone-surrogate", "a lone surrogate escape is refused", input(r#"["\ud800"]"#), "lone surrogate"),
+        Spec::err(
+            "lone-surrogate",
+            "a lone surrogate escape is refused",
+            input(r#"["\ud800"]"#),
+            "lone surrogate",
+        ),
         Spec::err(
             "integer-too-large",
             "an integer beyond 2^53 would change when read as a double",
             input("[9007199254740993]"),
             "2^53",
         ),
-        Spec::err("overflow", "a number beyond the double range", input("[1e400]"), "overflows"),
+        Spec::err(
+            "overflow",
+            "a number beyond the double range",
+            input("[1e400]"),
+            "overflows",
+        ),
         Spec::err("nan", "NaN is not JSON", input("[NaN]"), "invalid json"),
-        Spec::err("trailing-comma", "a trailing comma is not JSON", input("[1,2,]"), "invalid json"),
-        Spec::err("leading-zero", "a leading zero is not JSON", input("[01]"), "invalid json"),
-        Spec::err("bom", "a byte-order mark is refused", input("\u{feff}{}"), "invalid json"),
-        Spec::err("too-deep", "nesting beyond 128 levels", input(&deep), "nested deeper"),
-        Spec::err("trailing-data", "a second value after the document", input("{} {}"), "trailing"),
+        Spec::err(
+            "trailing-comma",
+            "a trailing comma is not JSON",
+            input("[1,2,]"),
+            "invalid json",
+        ),
+        Spec::err(
+            "leading-zero",
+            "a leading zero is not JSON",
+            input("[01]"),
+            "invalid json",
+        ),
+        Spec::err(
+            "bom",
+            "a byte-order mark is refused",
+            input("\u{feff}{}"),
+            "invalid json",
+        ),
+        Spec::err(
+            "too-deep",
+            "nesting beyond 128 levels",
+            input(&deep),
+            "nested deeper",
+        ),
+        Spec::err(
+            "trailing-data",
+            "a second value after the document",
+            input("{} {}"),
+            "trailing",
+        ),
     ]
 }
 
@@ -92,7 +146,10 @@ fn derive(inputs: &Value) -> Result<Derived, String> {
             }
             Derived::Ok {
                 object: object([("input", s(text)), ("canonical", s(canonical.clone()))]),
-                expected: object([("sha256_hex", s(hash::to_hex(&hash::sha256(canonical.as_bytes()))))]),
+                expected: object([(
+                    "sha256_hex",
+                    s(hash::to_hex(&hash::sha256(canonical.as_bytes()))),
+                )]),
             }
         }
         Err(e) => Derived::error(Some(object([("input", s(text))])), e),

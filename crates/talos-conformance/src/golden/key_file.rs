@@ -34,8 +34,14 @@ fn inputs(passphrase: Option<&str>, m_kib: u32, t: u32, p: u32, extra: &[(&str, 
             map.insert("t".into(), n(t));
             map.insert("p".into(), n(p));
             map.insert("rng_seed_hex".into(), s(hex::encode(rng_seed)));
-            map.insert("salt_hex".into(), s(hex::encode(rng_bytes::<16>(rng_seed, 0))));
-            map.insert("nonce_hex".into(), s(hex::encode(rng_bytes::<24>(rng_seed, 16))));
+            map.insert(
+                "salt_hex".into(),
+                s(hex::encode(rng_bytes::<16>(rng_seed, 0))),
+            );
+            map.insert(
+                "nonce_hex".into(),
+                s(hex::encode(rng_bytes::<24>(rng_seed, 16))),
+            );
         }
         None => {
             map.insert("passphrase_utf8".into(), Value::Null);
@@ -50,50 +56,104 @@ fn inputs(passphrase: Option<&str>, m_kib: u32, t: u32, p: u32, extra: &[(&str, 
 fn specs() -> Vec<Spec> {
     let pass = "correct horse battery staple";
     vec![
-        Spec::ok("encrypted", "a passphrase-protected key", inputs(Some(pass), 64, 1, 1, &[])),
-        Spec::ok("encrypted-two-lanes", "two Argon2 lanes, two passes", inputs(Some("pässwörd 🔐"), 256, 2, 2, &[])),
-        Spec::ok("clear", "a key stored in clear (talos init --no-passphrase)", inputs(None, 0, 0, 0, &[])),
+        Spec::ok(
+            "encrypted",
+            "a passphrase-protected key",
+            inputs(Some(pass), 64, 1, 1, &[]),
+        ),
+        Spec::ok(
+            "encrypted-two-lanes",
+            "two Argon2 lanes, two passes",
+            inputs(Some("pässwörd 🔐"), 256, 2, 2, &[]),
+        ),
+        Spec::ok(
+            "clear",
+            "a key stored in clear (talos init --no-passphrase)",
+            inputs(None, 0, 0, 0, &[]),
+        ),
         Spec::err(
             "wrong-passphrase",
             "opened with another passphrase",
-            inputs(Some(pass), 64, 1, 1, &[("open_passphrase_utf8", s("Correct horse battery staple"))]),
+            inputs(
+                Some(pass),
+                64,
+                1,
+                1,
+                &[("open_passphrase_utf8", s("Correct horse battery staple"))],
+            ),
             "wrong passphrase",
         ),
         Spec::err(
             "flipped-salt",
             "one bit of the salt was flipped",
-            inputs(Some(pass), 64, 1, 1, &[("tamper", object([("flip", s("salt"))]))]),
+            inputs(
+                Some(pass),
+                64,
+                1,
+                1,
+                &[("tamper", object([("flip", s("salt"))]))],
+            ),
             "wrong passphrase",
         ),
         Spec::err(
             "flipped-nonce",
             "one bit of the nonce was flipped",
-            inputs(Some(pass), 64, 1, 1, &[("tamper", object([("flip", s("nonce"))]))]),
+            inputs(
+                Some(pass),
+                64,
+                1,
+                1,
+                &[("tamper", object([("flip", s("nonce"))]))],
+            ),
             "wrong passphrase",
         ),
         Spec::err(
             "lowered-cost",
             "m_kib lowered from 64 to 32 in the file: a different key, and bound as associated data",
-            inputs(Some(pass), 64, 1, 1, &[("tamper", object([("set_m_kib", n(32))]))]),
+            inputs(
+                Some(pass),
+                64,
+                1,
+                1,
+                &[("tamper", object([("set_m_kib", n(32))]))],
+            ),
             "wrong passphrase",
         ),
         Spec::err(
             "hostile-cost",
             "m_kib of 4 GiB is refused before Argon2 runs",
-            inputs(Some(pass), 64, 1, 1, &[("tamper", object([("set_m_kib", n(4 * 1024 * 1024))]))]),
+            inputs(
+                Some(pass),
+                64,
+                1,
+                1,
+                &[("tamper", object([("set_m_kib", n(4 * 1024 * 1024))]))],
+            ),
             "parameters",
         )
         .schema_invalid(),
         Spec::err(
             "non-deterministic-cbor",
             "m_kib written with a longer head than needed: same value, another encoding",
-            inputs(Some(pass), 64, 1, 1, &[("tamper", object([("long_m_kib", Value::Bool(true))]))]),
+            inputs(
+                Some(pass),
+                64,
+                1,
+                1,
+                &[("tamper", object([("long_m_kib", Value::Bool(true))]))],
+            ),
             "deterministic",
         ),
         Spec::err(
             "clear-wrong-key",
             "a clear file whose seed does not belong to its public key",
-            inputs(None, 0, 0, 0, &[("tamper", object([("flip", s("secret"))]))]),
+            inputs(
+                None,
+                0,
+                0,
+                0,
+                &[("tamper", object([("flip", s("secret"))]))],
+            ),
             "do not match",
         ),
     ]
@@ -116,7 +176,8 @@ fn derive(inputs: &Value) -> Result<Derived, String> {
                 u32_field(inputs, "p")?,
             )
             .map_err(|e| e.to_string())?;
-            KeyFile::encrypt(&mut rng(seed), &key, pass.as_bytes(), params).map_err(|e| e.to_string())?
+            KeyFile::encrypt(&mut rng(seed), &key, pass.as_bytes(), params)
+                .map_err(|e| e.to_string())?
         }
         None => KeyFile::unencrypted(&key),
     };
@@ -131,7 +192,10 @@ fn derive(inputs: &Value) -> Result<Derived, String> {
         .unwrap_or("");
     let view = cbor_view(&bytes).ok();
     let tampered = inputs.get("tamper").is_some() || inputs.get("open_passphrase_utf8").is_some();
-    match (KeyFile::from_bytes(&bytes).and_then(|f| f.decrypt(open_with.as_bytes())), tampered) {
+    match (
+        KeyFile::from_bytes(&bytes).and_then(|f| f.decrypt(open_with.as_bytes())),
+        tampered,
+    ) {
         (Err(e), true) => Ok(Derived::error(view, e)),
         (Ok(_), true) => Err("the altered file was accepted".into()),
         (Err(e), false) => Err(e.to_string()),
@@ -143,7 +207,10 @@ fn derive(inputs: &Value) -> Result<Derived, String> {
                 object: view.ok_or("the file is not CBOR")?,
                 expected: object([
                     ("cbor_hex", s(hex::encode(&bytes))),
-                    ("public_key", s(base64url::encode(key.verifying_key().as_bytes()))),
+                    (
+                        "public_key",
+                        s(base64url::encode(key.verifying_key().as_bytes())),
+                    ),
                 ]),
             })
         }
@@ -176,9 +243,17 @@ fn apply_tamper(bytes: &mut Vec<u8>, tamper: &Value) -> Result<(), String> {
             cbor::write_uint(&mut head, v.as_u64().ok_or("bad m_kib")?);
         } else {
             // The same value, in a 2-byte argument where 1 byte suffices.
-            let value = view.get("kdf").map(|k| u64_field(k, "m_kib")).transpose()?.unwrap_or(0);
+            let value = view
+                .get("kdf")
+                .map(|k| u64_field(k, "m_kib"))
+                .transpose()?
+                .unwrap_or(0);
             head.push(0x19);
-            head.extend_from_slice(&u16::try_from(value).map_err(|e| e.to_string())?.to_be_bytes());
+            head.extend_from_slice(
+                &u16::try_from(value)
+                    .map_err(|e| e.to_string())?
+                    .to_be_bytes(),
+            );
         }
         bytes.splice(at..at + old_len, head);
     }
@@ -224,4 +299,3 @@ fn to_json(value: &ciborium::Value) -> Result<Value, String> {
         _ => return Err("unexpected CBOR item in a key file".into()),
     })
 }
-

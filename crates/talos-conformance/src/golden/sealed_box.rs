@@ -30,7 +30,10 @@ fn inputs(sender: Option<&str>, rng_seed: u8, plaintext: &[u8], extra: &[(&str, 
         map.insert("sender_seed_hex".into(), s(sender));
     }
     map.insert("rng_seed_hex".into(), s(hex::encode(seed)));
-    map.insert("ephemeral_secret_hex".into(), s(hex::encode(rng_bytes::<32>(seed, 0))));
+    map.insert(
+        "ephemeral_secret_hex".into(),
+        s(hex::encode(rng_bytes::<32>(seed, 0))),
+    );
     map.insert("plaintext_hex".into(), s(hex::encode(plaintext)));
     for (k, v) in extra {
         map.insert((*k).to_owned(), v.clone());
@@ -43,16 +46,35 @@ fn tamper(t: Value) -> [(&'static str, Value); 1] {
 }
 
 fn flip(field: &str, index: u32) -> Value {
-    object([("flip_byte", object([("field", s(field)), ("index", n(index))]))])
+    object([(
+        "flip_byte",
+        object([("field", s(field)), ("index", n(index))]),
+    )])
 }
 
 fn specs() -> Vec<Spec> {
     let long: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
     vec![
-        Spec::ok("anonymous", "an anonymous box", inputs(None, 1, b"hello, bob", &[])),
-        Spec::ok("anonymous-empty", "an anonymous box of nothing", inputs(None, 2, b"", &[])),
-        Spec::ok("authenticated", "a box signed by Alice", inputs(Some(ALICE), 3, b"hello, bob, from alice", &[])),
-        Spec::ok("authenticated-1000", "a signed box of 1000 bytes", inputs(Some(ALICE), 4, &long, &[])),
+        Spec::ok(
+            "anonymous",
+            "an anonymous box",
+            inputs(None, 1, b"hello, bob", &[]),
+        ),
+        Spec::ok(
+            "anonymous-empty",
+            "an anonymous box of nothing",
+            inputs(None, 2, b"", &[]),
+        ),
+        Spec::ok(
+            "authenticated",
+            "a box signed by Alice",
+            inputs(Some(ALICE), 3, b"hello, bob, from alice", &[]),
+        ),
+        Spec::ok(
+            "authenticated-1000",
+            "a signed box of 1000 bytes",
+            inputs(Some(ALICE), 4, &long, &[]),
+        ),
         Spec::err(
             "tampered-ciphertext",
             "one bit of the ciphertext was flipped",
@@ -81,13 +103,23 @@ fn specs() -> Vec<Spec> {
             "resigned-by-another-sender",
             "Mallory replaces Alice as sender and signs the box herself: her signature verifies, \
              but the sender is bound into the AEAD's associated data",
-            inputs(Some(ALICE), 9, b"secret", &tamper(object([("resign_with_seed_hex", s(MALLORY))]))),
+            inputs(
+                Some(ALICE),
+                9,
+                b"secret",
+                &tamper(object([("resign_with_seed_hex", s(MALLORY))])),
+            ),
             "decryption failed",
         ),
         Spec::err(
             "anonymous-made-authenticated",
             "a signature and sender are added to an anonymous box",
-            inputs(None, 10, b"secret", &tamper(object([("resign_with_seed_hex", s(MALLORY))]))),
+            inputs(
+                None,
+                10,
+                b"secret",
+                &tamper(object([("resign_with_seed_hex", s(MALLORY))])),
+            ),
             "decryption failed",
         ),
         Spec::err(
@@ -99,14 +131,24 @@ fn specs() -> Vec<Spec> {
         Spec::err(
             "missing-signature",
             "an authenticated box without its signature",
-            inputs(Some(ALICE), 12, b"secret", &tamper(object([("set", object([("sig", Value::Null)]))]))),
+            inputs(
+                Some(ALICE),
+                12,
+                b"secret",
+                &tamper(object([("set", object([("sig", Value::Null)]))])),
+            ),
             "sender and sig",
         )
         .schema_invalid(),
         Spec::err(
             "unknown-version",
             "version 2 is not understood",
-            inputs(None, 13, b"secret", &tamper(object([("set", object([("v", n(2))]))]))),
+            inputs(
+                None,
+                13,
+                b"secret",
+                &tamper(object([("set", object([("v", n(2))]))])),
+            ),
             "version",
         )
         .schema_invalid(),
@@ -149,7 +191,9 @@ fn derive(inputs: &Value) -> Result<Derived, String> {
         (Err(e), false) => Err(e.to_string()),
         (Ok((decoded, opened)), false) => {
             let cbor = sealed.to_cbor();
-            if decoded != sealed || SealedBox::from_cbor(&cbor).map_err(|e| e.to_string())? != sealed {
+            if decoded != sealed
+                || SealedBox::from_cbor(&cbor).map_err(|e| e.to_string())? != sealed
+            {
                 return Err("JSON or CBOR round trip changed the box".into());
             }
             if opened.plaintext != plaintext {
@@ -157,7 +201,10 @@ fn derive(inputs: &Value) -> Result<Derived, String> {
             }
             let expected_sender = inputs
                 .get("sender_seed_hex")
-                .map(|_| hex_array::<32>(inputs, "sender_seed_hex").map(|s| SigningKey::from_seed(&s).verifying_key()))
+                .map(|_| {
+                    hex_array::<32>(inputs, "sender_seed_hex")
+                        .map(|s| SigningKey::from_seed(&s).verifying_key())
+                })
                 .transpose()?;
             if opened.sender != expected_sender {
                 return Err("wrong sender reported".into());
@@ -167,7 +214,10 @@ fn derive(inputs: &Value) -> Result<Derived, String> {
                 expected: crate::util::object([
                     ("cbor_hex", s(hex::encode(&cbor))),
                     ("plaintext_hex", s(hex::encode(&opened.plaintext))),
-                    ("plaintext_sha256_hex", s(hash::to_hex(&hash::sha256(&opened.plaintext)))),
+                    (
+                        "plaintext_sha256_hex",
+                        s(hash::to_hex(&hash::sha256(&opened.plaintext))),
+                    ),
                 ]),
             })
         }
@@ -191,16 +241,26 @@ fn apply_tamper(object: &mut Value, tamper: &Value) -> Result<(), String> {
             object,
             &crate::util::object([
                 ("mode", s("authenticated")),
-                ("sender", s(base64url::encode(mallory.verifying_key().as_bytes()))),
+                (
+                    "sender",
+                    s(base64url::encode(mallory.verifying_key().as_bytes())),
+                ),
             ]),
         );
         let mut header = object.clone();
-        apply_changes(&mut header, &crate::util::object([("ciphertext", Value::Null), ("sig", Value::Null)]));
+        apply_changes(
+            &mut header,
+            &crate::util::object([("ciphertext", Value::Null), ("sig", Value::Null)]),
+        );
         let mut signed = header.to_canonical_vec();
-        let ciphertext = base64url::decode(str_field(object, "ciphertext")?).map_err(|e| e.to_string())?;
+        let ciphertext =
+            base64url::decode(str_field(object, "ciphertext")?).map_err(|e| e.to_string())?;
         signed.extend_from_slice(&ciphertext);
         let sig = mallory.sign(&signed);
-        apply_changes(object, &crate::util::object([("sig", s(base64url::encode(&sig.to_bytes())))]));
+        apply_changes(
+            object,
+            &crate::util::object([("sig", s(base64url::encode(&sig.to_bytes())))]),
+        );
     }
     Ok(())
 }

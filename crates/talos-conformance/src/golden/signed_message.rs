@@ -37,44 +37,80 @@ fn specs() -> Vec<Spec> {
         k
     });
     vec![
-        Spec::ok("object", "an object payload", inputs(r#"{"tool":"search","args":{"q":"rust"},"n":3}"#, None)),
+        Spec::ok(
+            "object",
+            "an object payload",
+            inputs(r#"{"tool":"search","args":{"q":"rust"},"n":3}"#, None),
+        ),
         Spec::ok(
             "unicode-keys",
             "keys whose UTF-16 order differs from code-point order",
-            inputs(r#"{"\uff01":"bang","\ud83d\udd10":"lock","é":-9007199254740991}"#, None),
+            inputs(
+                r#"{"\uff01":"bang","\ud83d\udd10":"lock","é":-9007199254740991}"#,
+                None,
+            ),
         ),
-        Spec::ok("array", "an array payload", inputs(r#"[1,"two",[3],{"four":null},true]"#, None)),
+        Spec::ok(
+            "array",
+            "an array payload",
+            inputs(r#"[1,"two",[3],{"four":null},true]"#, None),
+        ),
         Spec::ok("string", "a string payload", inputs(r#""hello""#, None)),
-        Spec::ok("empty-object", "an empty object payload", inputs("{}", None)),
+        Spec::ok(
+            "empty-object",
+            "an empty object payload",
+            inputs("{}", None),
+        ),
         Spec::err(
             "tampered-payload",
             "the payload was changed after signing",
-            inputs(r#"{"amount":1}"#, Some(object([("set", object([("payload", parse(r#"{"amount":100}"#))]))]))),
+            inputs(
+                r#"{"amount":1}"#,
+                Some(object([(
+                    "set",
+                    object([("payload", parse(r#"{"amount":100}"#))]),
+                )])),
+            ),
             "signature",
         ),
         Spec::err(
             "tampered-signature",
             "one bit of the signature was flipped",
-            inputs(r#"{"amount":1}"#, Some(object([("flip_byte", object([("field", s("sig")), ("index", n(0))]))]))),
+            inputs(
+                r#"{"amount":1}"#,
+                Some(object([(
+                    "flip_byte",
+                    object([("field", s("sig")), ("index", n(0))]),
+                )])),
+            ),
             "signature",
         ),
         Spec::err(
             "weak-signer",
             "the signer is a small-order key",
-            inputs(r#"{"amount":1}"#, Some(object([("set", object([("signer", s(weak_key))]))]))),
+            inputs(
+                r#"{"amount":1}"#,
+                Some(object([("set", object([("signer", s(weak_key))]))])),
+            ),
             "signer",
         ),
         Spec::err(
             "unknown-version",
             "version 2 is not understood",
-            inputs(r#"{"amount":1}"#, Some(object([("set", object([("v", n(2))]))]))),
+            inputs(
+                r#"{"amount":1}"#,
+                Some(object([("set", object([("v", n(2))]))])),
+            ),
             "version",
         )
         .schema_invalid(),
         Spec::err(
             "extra-field",
             "an unknown field",
-            inputs(r#"{"amount":1}"#, Some(object([("set", object([("extra", s("x"))]))]))),
+            inputs(
+                r#"{"amount":1}"#,
+                Some(object([("set", object([("extra", s("x"))]))])),
+            ),
             "exactly the fields",
         )
         .schema_invalid(),
@@ -94,7 +130,8 @@ fn specs() -> Vec<Spec> {
 }
 
 fn derive(inputs: &Value) -> Result<Derived, String> {
-    let key = SigningKey::from_seed_slice(&hex_field(inputs, "seed_hex")?).map_err(|e| e.to_string())?;
+    let key =
+        SigningKey::from_seed_slice(&hex_field(inputs, "seed_hex")?).map_err(|e| e.to_string())?;
     let signed = match SignedMessage::sign(&key, field(inputs, "payload")?.clone()) {
         Ok(signed) => signed,
         Err(e) => return Ok(Derived::error(None, e)),
@@ -118,7 +155,11 @@ fn derive(inputs: &Value) -> Result<Derived, String> {
     if let Some(flip) = tamper.get("flip_byte") {
         let name = crate::util::str_field(flip, "field")?;
         let index = crate::util::u64_field(flip, "index")?;
-        flip_b64u_byte(&mut object, name, usize::try_from(index).map_err(|e| e.to_string())?)?;
+        flip_b64u_byte(
+            &mut object,
+            name,
+            usize::try_from(index).map_err(|e| e.to_string())?,
+        )?;
     }
     match SignedMessage::from_json(&object.to_canonical_vec()) {
         Ok(_) => Err("the altered message was accepted".into()),

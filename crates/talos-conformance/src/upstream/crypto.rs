@@ -16,7 +16,11 @@ pub(super) fn base64url(doc: &Value) -> Outcome {
             let check = || -> Result<(), String> {
                 let bytes = hex_field(case, "bytes_hex")?;
                 same("encode", encoded, base64url::encode(&bytes).as_str())?;
-                same("decode", Ok(bytes), base64url::decode(encoded).map_err(|e| e.to_string()))
+                same(
+                    "decode",
+                    Ok(bytes),
+                    base64url::decode(encoded).map_err(|e| e.to_string()),
+                )
             };
             cases.check(&format!("valid {encoded:?}"), check());
         }
@@ -51,7 +55,8 @@ pub(super) fn canonical_json(doc: &Value) -> Outcome {
             let value = if let Some(v) = inputs.get("unordered").or_else(|| inputs.get("value")) {
                 v.clone()
             } else {
-                json::parse(str_field(inputs, "pretty_printed")?.as_bytes()).map_err(|e| e.to_string())?
+                json::parse(str_field(inputs, "pretty_printed")?.as_bytes())
+                    .map_err(|e| e.to_string())?
             };
             let canonical = value.to_canonical_string();
             let want = expected
@@ -63,7 +68,11 @@ pub(super) fn canonical_json(doc: &Value) -> Outcome {
             if let Some(hash_hex) = expected.get("hash_sha256_hex").and_then(Value::as_str) {
                 let key = format!("sdk/canonical_json.json#{id}.hash_sha256_hex");
                 if super::skipped(&key).is_none() {
-                    same("sha256", hash_hex, hash::to_hex(&hash::sha256(canonical.as_bytes())).as_str())?;
+                    same(
+                        "sha256",
+                        hash_hex,
+                        hash::to_hex(&hash::sha256(canonical.as_bytes())).as_str(),
+                    )?;
                 }
             }
             Ok(())
@@ -88,7 +97,11 @@ pub(super) fn canonical_hash(doc: &Value) -> Outcome {
         let id = str_field(test, "name").unwrap_or("?");
         let result = (|| {
             let canonical = field(test, "input")?.to_canonical_string();
-            same("canonical", str_field(test, "expected_json")?, canonical.as_str())
+            same(
+                "canonical",
+                str_field(test, "expected_json")?,
+                canonical.as_str(),
+            )
         })();
         cases.check(id, result);
     }
@@ -119,7 +132,8 @@ pub(super) fn signing_verify(doc: &Value) -> Outcome {
         let result = (|| -> Result<(), String> {
             let inputs = field(vector, "inputs")?;
             let expected = field(vector, "expected")?;
-            let key = SigningKey::from_seed_slice(&hex_field(inputs, "seed_hex")?).map_err(|e| e.to_string())?;
+            let key = SigningKey::from_seed_slice(&hex_field(inputs, "seed_hex")?)
+                .map_err(|e| e.to_string())?;
             let message = str_field(inputs, "message_utf8")?.as_bytes();
             let public = key.verifying_key();
             let sig = key.sign(message).to_bytes();
@@ -133,12 +147,20 @@ pub(super) fn signing_verify(doc: &Value) -> Outcome {
                 same("did", did, talos_did::key::from_ed25519(&public).as_str())?;
             }
             if let Some(len) = expected.get("signature_length") {
-                same("signature length", Some(sig.len() as u64), match len {
-                    Value::Number(n) => n.as_u64(),
-                    _ => None,
-                })?;
+                same(
+                    "signature length",
+                    Some(sig.len() as u64),
+                    match len {
+                        Value::Number(n) => n.as_u64(),
+                        _ => None,
+                    },
+                )?;
             }
-            same("self-verification", true, verify(public.as_bytes(), message, &sig))
+            same(
+                "self-verification",
+                true,
+                verify(public.as_bytes(), message, &sig),
+            )
         })();
         cases.check(id, result);
     }
@@ -148,24 +170,31 @@ pub(super) fn signing_verify(doc: &Value) -> Outcome {
             let inputs = field(vector, "inputs")?;
             if let Some(expected_error) = vector.get("expected_error") {
                 let seed = hex_field(inputs, "seed_hex")?;
-                let err = SigningKey::from_seed_slice(&seed).err().ok_or("seed accepted")?;
+                let err = SigningKey::from_seed_slice(&seed)
+                    .err()
+                    .ok_or("seed accepted")?;
                 let (code, message) = error_code(err);
                 return expect_error(expected_error, &code, &message);
             }
             let want = field(field(vector, "expected")?, "verify")? == &Value::Bool(true);
-            let got = if let Some(wrong) = inputs.get("wrong_public_key_hex").and_then(Value::as_str) {
-                let pk = hex::decode(wrong).map_err(|e| e.to_string())?;
-                let sig = base64url::decode(str_field(inputs, "signature_base64url")?).map_err(|e| e.to_string())?;
-                verify(&pk, str_field(inputs, "message_utf8")?.as_bytes(), &sig)
-            } else {
-                let key = SigningKey::from_seed_slice(&hex_field(inputs, "seed_hex")?).map_err(|e| e.to_string())?;
-                let sig = key.sign(str_field(inputs, "original_message")?.as_bytes()).to_bytes();
-                verify(
-                    key.verifying_key().as_bytes(),
-                    str_field(inputs, "tampered_message")?.as_bytes(),
-                    &sig,
-                )
-            };
+            let got =
+                if let Some(wrong) = inputs.get("wrong_public_key_hex").and_then(Value::as_str) {
+                    let pk = hex::decode(wrong).map_err(|e| e.to_string())?;
+                    let sig = base64url::decode(str_field(inputs, "signature_base64url")?)
+                        .map_err(|e| e.to_string())?;
+                    verify(&pk, str_field(inputs, "message_utf8")?.as_bytes(), &sig)
+                } else {
+                    let key = SigningKey::from_seed_slice(&hex_field(inputs, "seed_hex")?)
+                        .map_err(|e| e.to_string())?;
+                    let sig = key
+                        .sign(str_field(inputs, "original_message")?.as_bytes())
+                        .to_bytes();
+                    verify(
+                        key.verifying_key().as_bytes(),
+                        str_field(inputs, "tampered_message")?.as_bytes(),
+                        &sig,
+                    )
+                };
             same("verify", want, got)
         })();
         cases.check(id, result);
@@ -192,9 +221,15 @@ pub(super) fn ed25519_signatures(doc: &Value) -> Outcome {
                 None
             };
             let message = field(test, "payload")?.to_canonical_vec();
-            let sig = std_b64.decode(str_field(test, "signature_b64")?).map_err(|e| e.to_string())?;
+            let sig = std_b64
+                .decode(str_field(test, "signature_b64")?)
+                .map_err(|e| e.to_string())?;
             let valid = key.is_some_and(|k| verify(&k, &message, &sig));
-            same("verdict", str_field(test, "expected")?, if valid { "valid" } else { "invalid" })
+            same(
+                "verdict",
+                str_field(test, "expected")?,
+                if valid { "valid" } else { "invalid" },
+            )
         })();
         cases.check(id, result);
     }

@@ -160,7 +160,10 @@ mod tests {
     fn string_escapes_are_minimal() {
         let mut s = String::new();
         write_string("\u{0}\u{1f}\u{7f}\"\\/\u{2028}é\n\t\u{8}\u{c}\r", &mut s);
-        assert_eq!(s, "\"\\u0000\\u001f\u{7f}\\\"\\\\/\u{2028}é\\n\\t\\b\\f\\r\"");
+        assert_eq!(
+            s,
+            "\"\\u0000\\u001f\u{7f}\\\"\\\\/\u{2028}é\\n\\t\\b\\f\\r\""
+        );
     }
 
     #[test]

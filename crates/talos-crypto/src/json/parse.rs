@@ -273,12 +273,17 @@ impl Parser<'_> {
                 return Err(self.syntax("invalid number: digit expected in exponent"));
             }
         }
-        let number_error = |reason| JsonError::Number { offset: start, reason };
+        let number_error = |reason| JsonError::Number {
+            offset: start,
+            reason,
+        };
         if integral {
             // Exact check on the digits: a double holds every integer up to 2^53 only.
             let magnitude = self.input[int_start..int_end]
                 .iter()
-                .try_fold(0u64, |acc, &d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+                .try_fold(0u64, |acc, &d| {
+                    acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                })
                 .filter(|&m| m <= MAX_EXACT_INTEGER)
                 .ok_or_else(|| number_error("integer magnitude exceeds 2^53"))?;
             #[allow(clippy::cast_precision_loss)] // magnitude ≤ 2^53: exact.

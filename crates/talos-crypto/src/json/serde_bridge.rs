@@ -41,9 +41,12 @@ fn from_serde_json(json: serde_json::Value) -> Result<Value, JsonError> {
         serde_json::Value::Bool(b) => Value::Bool(b),
         serde_json::Value::Number(n) => Value::Number(number(&n)?),
         serde_json::Value::String(s) => Value::String(s),
-        serde_json::Value::Array(items) => {
-            Value::Array(items.into_iter().map(from_serde_json).collect::<Result<_, _>>()?)
-        }
+        serde_json::Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(from_serde_json)
+                .collect::<Result<_, _>>()?,
+        ),
         serde_json::Value::Object(map) => Value::Object(
             map.into_iter()
                 .map(|(k, v)| Ok((k, from_serde_json(v)?)))
@@ -58,9 +61,11 @@ fn number(n: &serde_json::Number) -> Result<Number, JsonError> {
     } else if let Some(i) = n.as_i64() {
         Number::try_from(i)
     } else {
-        n.as_f64().and_then(Number::from_f64).ok_or_else(|| JsonError::Unsupported {
-            reason: format!("{n} is not a finite number"),
-        })
+        n.as_f64()
+            .and_then(Number::from_f64)
+            .ok_or_else(|| JsonError::Unsupported {
+                reason: format!("{n} is not a finite number"),
+            })
     }
 }
 
@@ -88,12 +93,15 @@ fn to_serde_json(value: &Value) -> serde_json::Value {
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::Number(n) => match n.as_i64() {
             Some(i) => serde_json::Value::from(i),
-            None => serde_json::Number::from_f64(n.as_f64()).map_or(serde_json::Value::Null, serde_json::Value::Number),
+            None => serde_json::Number::from_f64(n.as_f64())
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
         },
         Value::String(s) => serde_json::Value::String(s.clone()),
         Value::Array(items) => serde_json::Value::Array(items.iter().map(to_serde_json).collect()),
         Value::Object(map) => serde_json::Value::Object(
-            map.iter().map(|(k, v)| (k.clone(), to_serde_json(v))).collect(),
+            map.iter()
+                .map(|(k, v)| (k.clone(), to_serde_json(v)))
+                .collect(),
         ),
     }
 }

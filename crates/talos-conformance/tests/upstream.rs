@@ -1,0 +1,72 @@
+//! The upstream talos-contracts vectors for talos-crypto pass; everything else is skipped
+//! with a reason, never silently.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::path::PathBuf;
+
+use talos_conformance::report::Outcome;
+use talos_conformance::upstream;
+
+/// `TALOS_SHARED_VECTORS`, or `../shared/vectors` beside the project root.
+fn shared_vectors() -> PathBuf {
+    let dir = std::env::var_os("TALOS_SHARED_VECTORS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("talos-contracts/test_vectors").is_dir(),
+        "upstream vectors not found at {}; set TALOS_SHARED_VECTORS to the shared vectors directory",
+        dir.display()
+    );
+    dir
+}
+
+const CRYPTO_FILES: &[&str] = &[
+    "base64url.json",
+    "sdk/canonical_json.json",
+    "crypto/canonical_hash.json",
+    "sdk/signing_verify.json",
+    "crypto/ed25519_signatures.json",
+];
+
+#[test]
+fn upstream_crypto_vectors_pass() {
+    let report = upstream::run(&shared_vectors().join("talos-contracts/test_vectors")).unwrap();
+    println!("{report}");
+    assert!(!report.failed());
+    for file in CRYPTO_FILES {
+        assert!(
+            matches!(report.outcome(file), Some(Outcome::Pass { .. })),
+            "{file}: {:?}",
+            report.outcome(file)
+        );
+    }
+    for result in &report.files {
+        if let Outcome::Skip { reason } = &result.outcome {
+            assert!(
+                !reason.contains("no handler"),
+                "{} skipped without a known reason",
+                result.path
+            );
+        }
+    }
+}
+
+/// A copy of an upstream file with one expected value changed must fail.
+#[test]
+fn a_corrupted_upstream_file_fails() {
+    let source = shared_vectors().join("talos-contracts/test_vectors/sdk/signing_verify.json");
+    let text = std::fs::read_to_string(source).unwrap();
+    let corrupted = text.replacen("4cb5abf6", "4cb5abf7", 1);
+    assert_ne!(text, corrupted);
+    let dir = std::env::temp_dir().join(format!("talos-upstream-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sdk")).unwrap();
+    std::fs::write(dir.join("sdk/signing_verify.json"), corrupted).unwrap();
+    let report = upstream::run(&dir).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(matches!(
+        report.outcome("sdk/signing_verify.json"),
+        Some(Outcome::Fail { .. })
+    ));
+}
