@@ -9,8 +9,10 @@
 //! - [`parse`] is the parser for anything we verify. It rejects what RFC 8785 forbids and
 //!   what would let two parties read one document differently: duplicate object keys, lone
 //!   surrogates, invalid UTF-8, a byte-order mark, nesting deeper than [`MAX_DEPTH`], numbers
-//!   that overflow a double, and integers whose magnitude exceeds 2^53 (beyond that a double
-//!   cannot hold every integer, and canonicalisation would silently change the value).
+//!   that overflow a double, and integers beyond 2^53 not spelled as RFC 8785 writes their
+//!   double (`9007199254740993` denotes no double; RFC 8785 would silently rewrite it, and
+//!   two documents would share one canonical form). Every integer up to 2^53 is accepted, and
+//!   canonical output always parses again.
 //! - [`to_canonical_vec`] is the producer side for signed objects and is stricter still,
 //!   following the upstream Talos rule: no floating-point numbers at all, and integers within
 //!   ±(2^53 − 1). Within that profile RFC 8785 and the upstream Python canonicaliser agree.
@@ -32,7 +34,7 @@ mod serde_bridge;
 pub use parse::MAX_DEPTH;
 pub use serde_bridge::{from_slice, from_value, to_canonical_vec, to_value};
 
-/// Largest integer magnitude [`parse`] accepts: 2^53, below which every integer is exact.
+/// 2^53: every integer of at most this magnitude is exactly a double.
 pub const MAX_EXACT_INTEGER: u64 = 1 << 53;
 
 /// Largest integer magnitude allowed in signed objects (`Number.MAX_SAFE_INTEGER`, 2^53 − 1).

@@ -221,12 +221,19 @@ impl SealedBox {
         self.record().to_json()
     }
 
-    /// Parses the JSON form strictly: no unknown, missing or duplicate fields.
+    /// Parses the JSON form strictly: no unknown, missing, duplicate or `null` fields.
     ///
     /// # Errors
     /// [`SealedBoxError::Json`] or [`SealedBoxError::Malformed`].
     pub fn from_json(input: &[u8]) -> Result<Self, SealedBoxError> {
-        Self::from_repr(json::from_slice(input)?)
+        let value = json::parse(input)?;
+        let sealed = Self::from_repr(json::from_value(&value)?)?;
+        // Any formatting is accepted, but not another value: an absent member written as
+        // `null` would be one.
+        if value.to_canonical_vec() != sealed.to_json() {
+            return Err(SealedBoxError::Malformed("absent members must be omitted, not null"));
+        }
+        Ok(sealed)
     }
 
     /// The deterministic CBOR form, for Talos's binary wire.

@@ -44,6 +44,11 @@ fn specs() -> Vec<Spec> {
             ),
         ),
         Spec::ok(
+            "large-integers",
+            "integers beyond 2^53 spelled as canonical JSON writes their doubles",
+            input("[9007199254740994, 100000000000000000000, 1152921504606847000, -295147905179352830000]"),
+        ),
+        Spec::ok(
             "strings",
             "minimal escapes: only quote, backslash and U+0000..U+001F; short forms where they exist",
             input(
@@ -90,8 +95,14 @@ fn specs() -> Vec<Spec> {
         ),
         Spec::err(
             "integer-too-large",
-            "an integer beyond 2^53 would change when read as a double",
+            "2^53 + 1 is no double: reading it would silently change it",
             input("[9007199254740993]"),
+            "2^53",
+        ),
+        Spec::err(
+            "large-integer-not-canonical",
+            "2^60 is a double, but canonical JSON writes it 1152921504606847000: one spelling only",
+            input("[1152921504606846976]"),
             "2^53",
         ),
         Spec::err(

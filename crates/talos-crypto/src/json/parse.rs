@@ -1,6 +1,6 @@
 //! The strict JSON parser (RFC 8259 grammar, I-JSON restrictions).
 
-use super::{JsonError, MAX_EXACT_INTEGER, Map, Number, Value};
+use super::{JsonError, Map, Number, Value};
 
 /// Deepest nesting of arrays and objects that [`parse`](super::parse) accepts.
 pub const MAX_DEPTH: usize = 128;
@@ -277,23 +277,32 @@ impl Parser<'_> {
             offset: start,
             reason,
         };
-        if integral {
-            // Exact check on the digits: a double holds every integer up to 2^53 only.
-            let magnitude = self.input[int_start..int_end]
-                .iter()
-                .try_fold(0u64, |acc, &d| {
-                    acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-                })
-                .filter(|&m| m <= MAX_EXACT_INTEGER)
-                .ok_or_else(|| number_error("integer magnitude exceeds 2^53"))?;
-            #[allow(clippy::cast_precision_loss)] // magnitude ≤ 2^53: exact.
-            let value = magnitude as f64;
-            let value = if int_start > start { -value } else { value };
-            return Ok(Number(value));
-        }
         let text = core::str::from_utf8(&self.input[start..self.pos])
             .map_err(|_| number_error("invalid number"))?;
         let value: f64 = text.parse().map_err(|_| number_error("invalid number"))?;
-        Number::from_f64(value).ok_or_else(|| number_error("number overflows a double"))
+        if !value.is_finite() {
+            return Err(number_error("number overflows a double"));
+        }
+        if integral && !integer_is_canonical(&self.input[int_start..int_end], value) {
+            // RFC 8785 would silently rewrite it; two documents would then share one form.
+            return Err(number_error(
+                "integer beyond 2^53 not written as canonical JSON writes its double",
+            ));
+        }
+        Ok(Number(value))
     }
+}
+
+/// Whether the integer literal `digits` (no sign, no leading zeros) is spelled exactly as
+/// RFC 8785 writes `value`, the double it rounds to. Up to 2^53 every integer is (ECMAScript
+/// prints them digit for digit); beyond, a double stands for many integer literals
+/// (`9007199254740992` and `9007199254740993`, `1152921504606846976` and
+/// `1152921504606847000`), and only its canonical spelling is accepted.
+fn integer_is_canonical(digits: &[u8], value: f64) -> bool {
+    if digits.len() <= 15 {
+        return true; // < 10^15 < 2^53
+    }
+    let mut canonical = String::new();
+    super::canonical::write_number(value.abs(), &mut canonical);
+    canonical.as_bytes() == digits
 }
