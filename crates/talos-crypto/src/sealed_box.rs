@@ -231,7 +231,9 @@ impl SealedBox {
         // Any formatting is accepted, but not another value: an absent member written as
         // `null` would be one.
         if value.to_canonical_vec() != sealed.to_json() {
-            return Err(SealedBoxError::Malformed("absent members must be omitted, not null"));
+            return Err(SealedBoxError::Malformed(
+                "absent members must be omitted, not null",
+            ));
         }
         Ok(sealed)
     }

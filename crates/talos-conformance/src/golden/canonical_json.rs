@@ -46,7 +46,9 @@ fn specs() -> Vec<Spec> {
         Spec::ok(
             "large-integers",
             "integers beyond 2^53 spelled as canonical JSON writes their doubles",
-            input("[9007199254740994, 100000000000000000000, 1152921504606847000, -295147905179352830000]"),
+            input(
+                "[9007199254740994, 100000000000000000000, 1152921504606847000, -295147905179352830000]",
+            ),
         ),
         Spec::ok(
             "strings",
