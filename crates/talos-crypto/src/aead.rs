@@ -119,6 +119,9 @@ macro_rules! aead_cipher {
             }
         }
 
+        /// The inner cipher wipes its key on drop.
+        impl zeroize::ZeroizeOnDrop for $name {}
+
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($name)).finish_non_exhaustive()

@@ -84,6 +84,9 @@ impl SigningKey {
     }
 }
 
+/// The inner dalek key wipes itself on drop.
+impl zeroize::ZeroizeOnDrop for SigningKey {}
+
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigningKey")

@@ -34,3 +34,28 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Re-exported so that callers name the same RNG traits this crate takes.
 pub use rand_core::{CryptoRng, TryCryptoRng};
 pub use zeroize::Zeroizing;
+
+#[cfg(test)]
+mod zeroize_tests {
+    use zeroize::ZeroizeOnDrop;
+
+    fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
+
+    /// The secret-holding types underneath ours wipe themselves on drop; this fails to compile
+    /// if a dependency's `zeroize` feature is ever dropped from the workspace manifest.
+    #[test]
+    fn secret_types_zeroize_on_drop() {
+        zeroized_on_drop::<ed25519_dalek::SigningKey>();
+        zeroized_on_drop::<x25519_dalek::StaticSecret>();
+        zeroized_on_drop::<x25519_dalek::EphemeralSecret>();
+        zeroized_on_drop::<x25519_dalek::SharedSecret>();
+        zeroized_on_drop::<chacha20poly1305::ChaCha20Poly1305>();
+        zeroized_on_drop::<chacha20poly1305::XChaCha20Poly1305>();
+        zeroized_on_drop::<crate::SigningKey>();
+        zeroized_on_drop::<crate::x25519::StaticSecret>();
+        zeroized_on_drop::<crate::x25519::EphemeralSecret>();
+        zeroized_on_drop::<crate::x25519::SharedSecret>();
+        zeroized_on_drop::<crate::aead::ChaCha20Poly1305>();
+        zeroized_on_drop::<crate::aead::XChaCha20Poly1305>();
+    }
+}

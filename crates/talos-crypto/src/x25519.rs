@@ -115,6 +115,9 @@ impl StaticSecret {
     }
 }
 
+/// The inner x25519-dalek secret wipes itself on drop.
+impl zeroize::ZeroizeOnDrop for StaticSecret {}
+
 impl fmt::Debug for StaticSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StaticSecret")
@@ -151,6 +154,9 @@ impl EphemeralSecret {
     }
 }
 
+/// The inner x25519-dalek secret wipes itself on drop.
+impl zeroize::ZeroizeOnDrop for EphemeralSecret {}
+
 impl fmt::Debug for EphemeralSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EphemeralSecret")
@@ -178,6 +184,9 @@ impl SharedSecret {
         self.0.as_bytes()
     }
 }
+
+/// The inner x25519-dalek secret wipes itself on drop.
+impl zeroize::ZeroizeOnDrop for SharedSecret {}
 
 impl fmt::Debug for SharedSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
