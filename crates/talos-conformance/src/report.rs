@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use talos_crypto::json::Value;
+
 /// How one file fared.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -120,6 +122,30 @@ impl Cases {
         self.run += 1;
         if let Err(e) = result {
             self.failures.push(format!("{id}: {e}"));
+        }
+    }
+
+    /// Runs `check` on every item of the array `doc[list]`, naming each case by its `id_key`
+    /// member (or the item itself, for a string); a missing array is a failure.
+    pub(crate) fn each(
+        &mut self,
+        doc: &Value,
+        list: &str,
+        id_key: &str,
+        mut check: impl FnMut(&Value) -> Result<(), String>,
+    ) {
+        match crate::util::array_field(doc, list) {
+            Ok(items) => {
+                for item in items {
+                    let id = item
+                        .get(id_key)
+                        .or(Some(item))
+                        .and_then(Value::as_str)
+                        .unwrap_or("?");
+                    self.check(&format!("{list}/{id}"), check(item));
+                }
+            }
+            Err(e) => self.check(list, Err(e)),
         }
     }
 
