@@ -8,7 +8,7 @@ use proptest::sample::Index;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 use talos_crypto::aead::{ChaCha20Poly1305, XChaCha20Poly1305};
-use talos_crypto::json::{self, JsonError, Map, Number, Value};
+use talos_crypto::json::{self, Map, Number, Value};
 use talos_crypto::key_file::KdfParams;
 use talos_crypto::sealed_box::SealedBoxError;
 use talos_crypto::{KeyFile, SealedBox, SignedMessage, SigningKey, base64url};
