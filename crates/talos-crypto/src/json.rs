@@ -170,9 +170,7 @@ impl Value {
     /// The RFC 8785 canonical form.
     #[must_use]
     pub fn to_canonical_vec(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.write_canonical(&mut out);
-        out
+        self.to_canonical_string().into_bytes()
     }
 
     /// The RFC 8785 canonical form as a string.

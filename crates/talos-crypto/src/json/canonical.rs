@@ -6,7 +6,7 @@ use core::fmt::Write as _;
 use super::{Map, Value};
 
 pub(super) fn write_value(value: &Value, out: &mut Vec<u8>) {
-    // Building a String and taking its bytes keeps one implementation for both outputs.
+    // One implementation, over `String`, for both outputs.
     let mut s = String::new();
     write_value_string(value, &mut s);
     out.extend_from_slice(s.as_bytes());
