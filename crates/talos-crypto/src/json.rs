@@ -100,6 +100,13 @@ impl From<u32> for Number {
     }
 }
 
+impl From<crate::record::SafeUint> for Number {
+    #[allow(clippy::cast_precision_loss)] // at most 2^53 - 1: exact
+    fn from(value: crate::record::SafeUint) -> Self {
+        Self(value.get() as f64)
+    }
+}
+
 impl From<i32> for Number {
     fn from(value: i32) -> Self {
         Self(f64::from(value))

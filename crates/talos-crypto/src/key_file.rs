@@ -252,7 +252,7 @@ impl KeyFile {
             Protection::Clear { .. } => None,
         };
         header(&self.public, protection)
-            .with("secret", Field::Bytes(secret))
+            .with("secret", Field::bytes(secret))
             .to_cbor()
     }
 
@@ -330,28 +330,28 @@ impl fmt::Debug for KeyFile {
     }
 }
 
-fn header(
-    public: &VerifyingKey,
-    protection: Option<(KdfParams, &[u8; SALT_LEN], &[u8; 24])>,
-) -> Record {
+fn header<'a>(
+    public: &'a VerifyingKey,
+    protection: Option<(KdfParams, &'a [u8; SALT_LEN], &'a [u8; 24])>,
+) -> Record<'a> {
     let (kdf, nonce) = match protection {
         Some((params, salt, nonce)) => (
             Some(Field::Record(
                 Record::new()
-                    .with("alg", Field::Text("argon2id"))
-                    .with("m_kib", Field::Uint(params.m_kib))
-                    .with("t", Field::Uint(params.t))
-                    .with("p", Field::Uint(params.p))
-                    .with("salt", Field::Bytes(salt.to_vec())),
+                    .with("alg", Field::text("argon2id"))
+                    .with("m_kib", Field::uint(params.m_kib))
+                    .with("t", Field::uint(params.t))
+                    .with("p", Field::uint(params.p))
+                    .with("salt", Field::bytes(&salt[..])),
             )),
-            Some(Field::Bytes(nonce.to_vec())),
+            Some(Field::bytes(&nonce[..])),
         ),
         None => (None, None),
     };
     Record::new()
-        .with("v", Field::Uint(VERSION))
-        .with("kind", Field::Text("ed25519"))
-        .with("public", Field::Bytes(public.to_bytes().to_vec()))
+        .with("v", Field::uint(VERSION))
+        .with("kind", Field::text("ed25519"))
+        .with("public", Field::bytes(&public.as_bytes()[..]))
         .with_opt("kdf", kdf)
         .with_opt("nonce", nonce)
 }

@@ -10,7 +10,7 @@ mod error;
 pub mod hash;
 pub mod json;
 pub mod key_file;
-mod record;
+pub mod record;
 pub mod sealed_box;
 pub mod signed;
 mod time;

@@ -1,57 +1,131 @@
 //! One field list, two encodings: canonical JSON and deterministic CBOR.
 //!
 //! A Talos object that crosses a boundary describes its fields once as a [`Record`]; the
-//! JSON form (bytes as base64url, RFC 8785) and the CBOR form (bytes as byte strings, keys in
-//! RFC 8949 deterministic order) both come from it, so they cannot drift apart, and neither
-//! encoding can fail.
+//! JSON form (bytes as base64url, RFC 8785) and the CBOR form (bytes as byte strings, map keys
+//! in RFC 8949 §4.2.1 deterministic order) both come from it, so they cannot drift apart, and
+//! neither encoding can fail: integers are [`SafeUint`]s, which JSON carries exactly.
+//!
+//! Decoding goes through serde (see [`json::from_value`](crate::json::from_value) and
+//! [`cbor::decode`](crate::cbor::decode)); a decoder then re-encodes with the same `Record`
+//! and compares, so each value has one accepted CBOR form.
+//!
+//! ```
+//! use talos_crypto::record::{Field, Record};
+//!
+//! let record = Record::new()
+//!     .with("v", Field::uint(1))
+//!     .with("data", Field::bytes(&[0xfb, 0xff][..]))
+//!     .with("kind", Field::text("x"));
+//! assert_eq!(record.to_json(), br#"{"data":"-_8","kind":"x","v":1}"#);
+//! // CBOR: {"v": 1, "data": h'fbff', "kind": "x"}, shorter keys first.
+//! assert_eq!(record.to_cbor()[..4], [0xa3, 0x61, b'v', 0x01]);
+//! ```
 
-use crate::json::{Map, Value};
+use std::borrow::Cow;
+
+use crate::json::{MAX_SAFE_INTEGER, Map, Number, Value};
 use crate::{base64url, cbor};
 
-/// A field value.
-#[derive(Clone, Debug)]
-pub(crate) enum Field {
-    /// A small unsigned integer (exact in JSON).
-    Uint(u32),
-    /// Text.
-    Text(&'static str),
-    /// Bytes: base64url in JSON, a byte string in CBOR.
-    Bytes(Vec<u8>),
-    /// A nested record.
-    Record(Record),
+/// An unsigned integer JSON carries exactly: at most 2^53 − 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SafeUint(u64);
+
+impl SafeUint {
+    /// The largest value, 2^53 − 1.
+    pub const MAX: Self = Self(MAX_SAFE_INTEGER);
+
+    /// `value`, if it is at most 2^53 − 1.
+    #[must_use]
+    pub const fn new(value: u64) -> Option<Self> {
+        if value <= MAX_SAFE_INTEGER {
+            Some(Self(value))
+        } else {
+            None
+        }
+    }
+
+    /// The value.
+    #[must_use]
+    pub const fn get(self) -> u64 {
+        self.0
+    }
 }
 
-/// An ordered-by-encoding set of named fields.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Record(Vec<(&'static str, Field)>);
+impl From<u32> for SafeUint {
+    fn from(value: u32) -> Self {
+        Self(u64::from(value))
+    }
+}
 
-impl Record {
-    pub(crate) fn new() -> Self {
+/// A field value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Field<'a> {
+    /// An unsigned integer.
+    Uint(SafeUint),
+    /// Text.
+    Text(Cow<'a, str>),
+    /// Bytes: base64url in JSON, a byte string in CBOR.
+    Bytes(Cow<'a, [u8]>),
+    /// A nested record.
+    Record(Record<'a>),
+}
+
+impl<'a> Field<'a> {
+    /// An integer field from a `u32`.
+    #[must_use]
+    pub fn uint(value: u32) -> Self {
+        Self::Uint(value.into())
+    }
+
+    /// A text field.
+    pub fn text(text: impl Into<Cow<'a, str>>) -> Self {
+        Self::Text(text.into())
+    }
+
+    /// A bytes field.
+    pub fn bytes(bytes: impl Into<Cow<'a, [u8]>>) -> Self {
+        Self::Bytes(bytes.into())
+    }
+}
+
+/// Named fields; their order does not matter, each encoding sorts them its own way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Record<'a>(Vec<(&'static str, Field<'a>)>);
+
+impl<'a> Record<'a> {
+    /// No fields.
+    #[must_use]
+    pub fn new() -> Self {
         Self::default()
     }
 
-    /// Adds a field (builder style).
-    pub(crate) fn with(mut self, name: &'static str, value: Field) -> Self {
+    /// Adds a field (builder style). Names must be unique.
+    #[must_use]
+    pub fn with(mut self, name: &'static str, value: Field<'a>) -> Self {
         self.0.push((name, value));
         self
     }
 
-    /// Adds a field when `value` is `Some`.
-    pub(crate) fn with_opt(self, name: &'static str, value: Option<Field>) -> Self {
+    /// Adds a field when `value` is `Some`: absent optional fields are omitted.
+    #[must_use]
+    pub fn with_opt(self, name: &'static str, value: Option<Field<'a>>) -> Self {
         match value {
             Some(value) => self.with(name, value),
             None => self,
         }
     }
 
-    pub(crate) fn to_json_value(&self) -> Value {
+    /// The JSON value.
+    #[must_use]
+    pub fn to_json_value(&self) -> Value {
         let map: Map = self
             .0
             .iter()
             .map(|(name, field)| {
                 let value = match field {
-                    Field::Uint(n) => Value::Number((*n).into()),
-                    Field::Text(t) => Value::from(*t),
+                    Field::Uint(n) => Value::Number(Number::from(*n)),
+                    Field::Text(t) => Value::String(t.clone().into_owned()),
                     Field::Bytes(b) => Value::String(base64url::encode(b)),
                     Field::Record(r) => r.to_json_value(),
                 };
@@ -62,49 +136,34 @@ impl Record {
     }
 
     /// RFC 8785 canonical JSON.
-    pub(crate) fn to_json(&self) -> Vec<u8> {
+    #[must_use]
+    pub fn to_json(&self) -> Vec<u8> {
         self.to_json_value().to_canonical_vec()
     }
 
-    /// Deterministic CBOR: keys sorted by their encoding (shorter first, then bytewise).
-    pub(crate) fn to_cbor(&self) -> Vec<u8> {
+    /// Deterministic CBOR.
+    #[must_use]
+    pub fn to_cbor(&self) -> Vec<u8> {
         let mut out = Vec::new();
         self.write_cbor(&mut out);
         out
     }
 
-    fn write_cbor(&self, out: &mut Vec<u8>) {
-        let mut fields: Vec<&(&'static str, Field)> = self.0.iter().collect();
+    /// Appends the deterministic CBOR to `out`.
+    pub fn write_cbor(&self, out: &mut Vec<u8>) {
+        let mut fields: Vec<&(&'static str, Field<'a>)> = self.0.iter().collect();
+        // Text keys: a shorter key has a smaller head, so RFC 8949's bytewise order of the
+        // encoded keys is by length, then by bytes.
         fields.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(b.0)));
         cbor::write_map_header(out, fields.len());
         for (name, field) in fields {
             cbor::write_text(out, name);
             match field {
-                Field::Uint(n) => cbor::write_uint(out, u64::from(*n)),
+                Field::Uint(n) => cbor::write_uint(out, n.get()),
                 Field::Text(t) => cbor::write_text(out, t),
                 Field::Bytes(b) => cbor::write_bytes(out, b),
                 Field::Record(r) => r.write_cbor(out),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn both_encodings_from_one_list() {
-        let r = Record::new()
-            .with("data", Field::Bytes(vec![0xfb, 0xff]))
-            .with("v", Field::Uint(1))
-            .with("kind", Field::Text("x"));
-        assert_eq!(r.to_json(), br#"{"data":"-_8","kind":"x","v":1}"#);
-        let mut want = vec![0xa3, 0x61, b'v', 0x01, 0x64];
-        want.extend_from_slice(b"data");
-        want.extend_from_slice(&[0x42, 0xfb, 0xff, 0x64]);
-        want.extend_from_slice(b"kind");
-        want.extend_from_slice(&[0x61, b'x']);
-        assert_eq!(r.to_cbor(), want);
     }
 }

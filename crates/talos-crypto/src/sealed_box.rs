@@ -256,13 +256,13 @@ impl SealedBox {
         Ok(sealed)
     }
 
-    fn record(&self) -> Record {
+    fn record(&self) -> Record<'_> {
         header(&self.recipient, &self.ephemeral, self.claimed_sender())
-            .with("ciphertext", Field::Bytes(self.ciphertext.clone()))
+            .with("ciphertext", Field::bytes(&self.ciphertext[..]))
             .with_opt(
                 "sig",
                 self.sender
-                    .map(|(_, sig)| Field::Bytes(sig.to_bytes().to_vec())),
+                    .map(|(_, sig)| Field::bytes(sig.to_bytes().to_vec())),
             )
     }
 
@@ -308,21 +308,22 @@ struct Repr {
 }
 
 /// The fields every box has: the AEAD's associated data and the start of the signed bytes.
-fn header(recipient: &PublicKey, ephemeral: &PublicKey, sender: Option<&VerifyingKey>) -> Record {
+fn header<'a>(
+    recipient: &'a PublicKey,
+    ephemeral: &'a PublicKey,
+    sender: Option<&'a VerifyingKey>,
+) -> Record<'a> {
     let mode = if sender.is_some() {
         Mode::Authenticated
     } else {
         Mode::Anonymous
     };
     Record::new()
-        .with("v", Field::Uint(VERSION))
-        .with("mode", Field::Text(mode.as_str()))
-        .with("recipient", Field::Bytes(recipient.to_bytes().to_vec()))
-        .with("ephemeral", Field::Bytes(ephemeral.to_bytes().to_vec()))
-        .with_opt(
-            "sender",
-            sender.map(|k| Field::Bytes(k.to_bytes().to_vec())),
-        )
+        .with("v", Field::uint(VERSION))
+        .with("mode", Field::text(mode.as_str()))
+        .with("recipient", Field::bytes(&recipient.as_bytes()[..]))
+        .with("ephemeral", Field::bytes(&ephemeral.as_bytes()[..]))
+        .with_opt("sender", sender.map(|k| Field::bytes(&k.as_bytes()[..])))
 }
 
 fn metadata(
