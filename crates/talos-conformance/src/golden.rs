@@ -19,6 +19,9 @@ use crate::report::{Cases, Outcome, Report};
 use crate::util::{self, expect_error, field, s, same, str_field};
 
 mod canonical_json;
+mod chunk_stream;
+mod envelope;
+mod frame;
 mod identity;
 mod key_file;
 mod sealed_box;
@@ -100,12 +103,19 @@ pub(crate) enum Derived {
 }
 
 impl Derived {
-    /// A negative outcome from a library error.
+    /// A negative outcome from a talos-crypto error.
     pub(crate) fn error(object: Option<Value>, err: impl Into<talos_crypto::Error>) -> Self {
-        let err = err.into();
+        Self::failed(object, &err.into())
+    }
+
+    /// A negative outcome from any error that maps itself to a code.
+    pub(crate) fn failed<E: core::fmt::Display>(object: Option<Value>, err: &E) -> Self
+    where
+        for<'a> talos_crypto::ErrorCode: From<&'a E>,
+    {
         Self::Err {
             object,
-            code: talos_crypto::ErrorCode::from(&err).as_str().to_owned(),
+            code: talos_crypto::ErrorCode::from(err).as_str().to_owned(),
             message: err.to_string(),
         }
     }
@@ -118,10 +128,17 @@ pub const FAMILIES: &[Family] = &[
     key_file::FAMILY,
     sealed_box::FAMILY,
     signed_message::FAMILY,
+    envelope::FAMILY,
+    frame::FAMILY,
+    chunk_stream::FAMILY,
 ];
 
 fn crypto_producer() -> String {
     format!("talos-crypto {}", talos_crypto::VERSION)
+}
+
+fn wire_producer() -> String {
+    format!("talos-wire {}", talos_wire::VERSION)
 }
 
 impl Family {

@@ -6,6 +6,7 @@ use crate::report::{Outcome, Report};
 use crate::util;
 
 mod crypto;
+mod wire;
 
 /// Upstream cases and fields we do not check, and why (see REFERENCE.md §11).
 pub const SKIPPED: &[(&str, &str)] = &[(
@@ -18,23 +19,6 @@ pub const NOT_YET: &[(&str, &str)] = &[
     (
         "sdk/ratchet/",
         "talos-ratchet is not implemented yet (issue 4)",
-    ),
-    (
-        "sdk/frame_codec.json",
-        "talos-wire is not implemented yet (issue 3)",
-    ),
-    ("uuidv7.json", "talos-wire is not implemented yet (issue 3)"),
-    (
-        "cursor_derivation.json",
-        "talos-wire is not implemented yet (issue 3)",
-    ),
-    (
-        "ordering.json",
-        "talos-wire is not implemented yet (issue 3)",
-    ),
-    (
-        "crypto/replay_nonce.json",
-        "talos-wire is not implemented yet (issue 3)",
     ),
     (
         "sdk/capability_verify.json",
@@ -65,6 +49,11 @@ const HANDLERS: &[(&str, Handler)] = &[
     ("crypto/canonical_hash.json", crypto::canonical_hash),
     ("sdk/signing_verify.json", crypto::signing_verify),
     ("crypto/ed25519_signatures.json", crypto::ed25519_signatures),
+    ("sdk/frame_codec.json", wire::frame_codec),
+    ("uuidv7.json", wire::uuidv7),
+    ("cursor_derivation.json", wire::cursor_derivation),
+    ("ordering.json", wire::ordering),
+    ("crypto/replay_nonce.json", wire::replay_nonce),
 ];
 
 /// Runs every `.json` file under `dir`.
