@@ -81,5 +81,57 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let spaced = String::from_utf8(canonical)?.replacen('{', "{ ", 1).replacen(':', " :\n", 1);
         write("signed_message", &format!("msg{i}_spaced.json"), spaced.as_bytes())?;
     }
+
+    wire_seeds(&alice)
+}
+
+/// Envelopes signed by the key the `envelope` target verifies with, frame streams, and
+/// upstream SDK frames.
+fn wire_seeds(alice: &SigningKey) -> Result<(), Box<dyn std::error::Error>> {
+    use talos_crypto::Timestamp;
+    use talos_wire::chunk::ChunkInfo;
+    use talos_wire::envelope::{Envelope, EnvelopeFields, EnvelopeType, Limits, Recipient};
+    use talos_wire::frame::{self, FrameType};
+    use talos_wire::sdk_frame::{SdkFrame, SdkFrameType};
+
+    let now = Timestamp::from_millis(1_768_178_601_000);
+    let kinds = [EnvelopeType::Text, EnvelopeType::StreamChunk, EnvelopeType::Ratchet];
+    for (i, kind) in kinds.into_iter().enumerate() {
+        let id = format!("019bb34e-0ae8-7000-8000-00000000000{i}").parse()?;
+        let chunk = (kind == EnvelopeType::StreamChunk).then(|| ChunkInfo {
+            stream_id: id,
+            sequence: 1,
+            total: 3,
+            hash: [9; 32],
+        });
+        let envelope = Envelope::sign(
+            EnvelopeFields {
+                id,
+                kind,
+                sender: "did:key:z6MkAlice".into(),
+                recipient: if i == 0 { Recipient::Broadcast } else { Recipient::Did("did:web:example.com".into()) },
+                timestamp: now,
+                content: vec![i as u8; 3 * i],
+                chunk,
+            },
+            alice,
+            &Limits::default(),
+        )?;
+        write("envelope", &format!("env{i}.cbor"), &envelope.to_cbor())?;
+        write("envelope", &format!("env{i}.json"), &envelope.to_json())?;
+    }
+
+    let mut stream = vec![3u8]; // the target's first byte picks the piece size
+    frame::encode(FrameType::Handshake, br#"{"version":1}"#, &mut stream)?;
+    frame::encode(FrameType::Data, &[0x5a; 300], &mut stream)?;
+    frame::encode(FrameType::Ping, b"", &mut stream)?;
+    write("frame_decoder", "three.bin", &stream)?;
+    write("frame_decoder", "truncated.bin", &stream[..stream.len() - 2])?;
+
+    let mut signed = SdkFrame::new(SdkFrameType::Data, b"test payload".to_vec());
+    signed.signature = Some(vec![1; 64]);
+    for (i, f) in [SdkFrame::new(SdkFrameType::Handshake, b"hi".to_vec()), signed].iter().enumerate() {
+        write("sdk_frame", &format!("frame{i}.txt"), f.encode().as_bytes())?;
+    }
     Ok(())
 }
