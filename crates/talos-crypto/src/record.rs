@@ -6,7 +6,7 @@
 //! neither encoding can fail: integers are [`SafeUint`]s, which JSON carries exactly.
 //!
 //! Decoding goes through serde (see [`json::from_value`](crate::json::from_value) and
-//! [`cbor::decode`](crate::cbor::decode)); a decoder then re-encodes with the same `Record`
+//! [`cbor::decode`]); a decoder then re-encodes with the same `Record`
 //! and compares, so each value has one accepted CBOR form.
 //!
 //! ```
