@@ -15,10 +15,11 @@
 //! let record = Record::new()
 //!     .with("v", Field::uint(1))
 //!     .with("data", Field::bytes(&[0xfb, 0xff][..]))
-//!     .with("kind", Field::text("x"));
-//! assert_eq!(record.to_json(), br#"{"data":"-_8","kind":"x","v":1}"#);
-//! // CBOR: {"v": 1, "data": h'fbff', "kind": "x"}, shorter keys first.
-//! assert_eq!(record.to_cbor()[..4], [0xa3, 0x61, b'v', 0x01]);
+//!     .with("kind", Field::text("x"))
+//!     .with("tags", Field::List(vec![Field::text("a"), Field::uint(2)]));
+//! assert_eq!(record.to_json(), br#"{"data":"-_8","kind":"x","tags":["a",2],"v":1}"#);
+//! // CBOR: {"v": 1, "data": h'fbff', "kind": "x", "tags": ["a", 2]}, shorter keys first.
+//! assert_eq!(record.to_cbor()[..4], [0xa4, 0x61, b'v', 0x01]);
 //! ```
 
 use std::borrow::Cow;
@@ -69,6 +70,8 @@ pub enum Field<'a> {
     Bytes(Cow<'a, [u8]>),
     /// A nested record.
     Record(Record<'a>),
+    /// A list: a JSON array, a CBOR array.
+    List(Vec<Self>),
 }
 
 impl<'a> Field<'a> {
@@ -122,15 +125,7 @@ impl<'a> Record<'a> {
         let map: Map = self
             .0
             .iter()
-            .map(|(name, field)| {
-                let value = match field {
-                    Field::Uint(n) => Value::Number(Number::from(*n)),
-                    Field::Text(t) => Value::String(t.clone().into_owned()),
-                    Field::Bytes(b) => Value::String(base64url::encode(b)),
-                    Field::Record(r) => r.to_json_value(),
-                };
-                ((*name).to_owned(), value)
-            })
+            .map(|(name, field)| ((*name).to_owned(), field.to_json_value()))
             .collect();
         Value::Object(map)
     }
@@ -158,11 +153,33 @@ impl<'a> Record<'a> {
         cbor::write_map_header(out, fields.len());
         for (name, field) in fields {
             cbor::write_text(out, name);
-            match field {
-                Field::Uint(n) => cbor::write_uint(out, n.get()),
-                Field::Text(t) => cbor::write_text(out, t),
-                Field::Bytes(b) => cbor::write_bytes(out, b),
-                Field::Record(r) => r.write_cbor(out),
+            field.write_cbor(out);
+        }
+    }
+}
+
+impl Field<'_> {
+    fn to_json_value(&self) -> Value {
+        match self {
+            Self::Uint(n) => Value::Number(Number::from(*n)),
+            Self::Text(t) => Value::String(t.clone().into_owned()),
+            Self::Bytes(b) => Value::String(base64url::encode(b)),
+            Self::Record(r) => r.to_json_value(),
+            Self::List(items) => Value::Array(items.iter().map(Self::to_json_value).collect()),
+        }
+    }
+
+    fn write_cbor(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Uint(n) => cbor::write_uint(out, n.get()),
+            Self::Text(t) => cbor::write_text(out, t),
+            Self::Bytes(b) => cbor::write_bytes(out, b),
+            Self::Record(r) => r.write_cbor(out),
+            Self::List(items) => {
+                cbor::write_array_header(out, items.len());
+                for item in items {
+                    item.write_cbor(out);
+                }
             }
         }
     }
