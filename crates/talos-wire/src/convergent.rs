@@ -98,7 +98,9 @@ pub fn decrypt(key: &[u8; 32], sealed: &[u8]) -> Result<Vec<u8>, ConvergentError
     let (commitment, ciphertext) = sealed
         .split_first_chunk::<COMMITMENT_LEN>()
         .ok_or(ConvergentError::DecryptionFailed)?;
-    if *commitment != blake3::derive_key(COMMITMENT_CONTEXT, key) {
+    // `blake3::Hash` compares in constant time.
+    let expected = blake3::Hash::from_bytes(blake3::derive_key(COMMITMENT_CONTEXT, key));
+    if blake3::Hash::from_bytes(*commitment) != expected {
         return Err(ConvergentError::DecryptionFailed);
     }
     XChaCha20Poly1305::new(key)
