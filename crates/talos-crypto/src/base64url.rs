@@ -23,6 +23,11 @@ pub fn encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Appends the unpadded base64url of `bytes` to `out`.
+pub(crate) fn encode_to(bytes: &[u8], out: &mut String) {
+    URL_SAFE_NO_PAD.encode_string(bytes, out);
+}
+
 /// Decodes strict unpadded base64url.
 ///
 /// # Errors

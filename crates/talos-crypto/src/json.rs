@@ -28,6 +28,7 @@
 use std::collections::BTreeMap;
 
 mod canonical;
+pub(crate) use canonical::{utf16_cmp, write_string};
 mod parse;
 mod serde_bridge;
 

@@ -5,7 +5,7 @@
 //! in RFC 8949 §4.2.1 deterministic order) both come from it, so they cannot drift apart, and
 //! neither encoding can fail: integers are [`SafeUint`]s, which JSON carries exactly.
 //!
-//! Decoding goes through serde (see [`json::from_value`](crate::json::from_value) and
+//! Decoding goes through serde (see [`json::from_value`] and
 //! [`cbor::decode`]); a decoder then re-encodes with the same `Record`
 //! and compares, so each value has one accepted CBOR form.
 //!
@@ -24,7 +24,9 @@
 
 use std::borrow::Cow;
 
-use crate::json::{MAX_SAFE_INTEGER, Map, Number, Value};
+use core::fmt::Write as _;
+
+use crate::json::{self, MAX_SAFE_INTEGER, Map, Number, Value};
 use crate::{base64url, cbor};
 
 /// An unsigned integer JSON carries exactly: at most 2^53 − 1.
@@ -130,10 +132,28 @@ impl<'a> Record<'a> {
         Value::Object(map)
     }
 
-    /// RFC 8785 canonical JSON.
+    /// RFC 8785 canonical JSON: the canonical form of [`Record::to_json_value`], written
+    /// directly.
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
-        self.to_json_value().to_canonical_vec()
+        let mut out = String::new();
+        self.write_json(&mut out);
+        out.into_bytes()
+    }
+
+    fn write_json(&self, out: &mut String) {
+        let mut fields: Vec<&(&'static str, Field<'a>)> = self.0.iter().collect();
+        fields.sort_by(|a, b| json::utf16_cmp(a.0, b.0));
+        out.push('{');
+        for (i, (name, field)) in fields.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json::write_string(name, out);
+            out.push(':');
+            field.write_json(out);
+        }
+        out.push('}');
     }
 
     /// Deterministic CBOR.
@@ -166,6 +186,32 @@ impl Field<'_> {
             Self::Bytes(b) => Value::String(base64url::encode(b)),
             Self::Record(r) => r.to_json_value(),
             Self::List(items) => Value::Array(items.iter().map(Self::to_json_value).collect()),
+        }
+    }
+
+    fn write_json(&self, out: &mut String) {
+        match self {
+            // At most 2^53 - 1: RFC 8785 prints it as its decimal digits.
+            Self::Uint(n) => {
+                let _ = write!(out, "{}", n.get());
+            }
+            Self::Text(t) => json::write_string(t, out),
+            Self::Bytes(b) => {
+                out.push('"');
+                base64url::encode_to(b, out);
+                out.push('"');
+            }
+            Self::Record(r) => r.write_json(out),
+            Self::List(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(']');
+            }
         }
     }
 

@@ -10,6 +10,7 @@ use rand_chacha::rand_core::SeedableRng;
 use talos_crypto::aead::{ChaCha20Poly1305, XChaCha20Poly1305};
 use talos_crypto::json::{self, Map, Number, Value};
 use talos_crypto::key_file::KdfParams;
+use talos_crypto::record::{Field, Record, SafeUint};
 use talos_crypto::sealed_box::SealedBoxError;
 use talos_crypto::{KeyFile, SealedBox, SignedMessage, SigningKey, base64url};
 
@@ -307,6 +308,67 @@ proptest! {
             let canonical = value.to_canonical_vec();
             prop_assert_eq!(json::parse(&canonical), Ok(value));
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Record: the direct canonical writer equals canonicalising the JSON value
+// ---------------------------------------------------------------------------------------------
+
+/// Field names, ASCII and not: `é` sorts before a surrogate pair in both UTF-8 and UTF-16,
+/// `\u{e000}` after it in UTF-16 but before it in UTF-8, `"` and control characters need escapes.
+const NAMES: [&str; 10] = [
+    "v",
+    "sig",
+    "a_b",
+    "A",
+    "é",
+    "\u{e000}",
+    "\u{1f600}",
+    "q\"\n",
+    "",
+    "zz",
+];
+
+fn record_field(depth: u32) -> BoxedStrategy<Field<'static>> {
+    let leaf = prop_oneof![
+        (0..=json::MAX_SAFE_INTEGER).prop_map(|n| Field::Uint(SafeUint::new(n).unwrap())),
+        json_string().prop_map(Field::text),
+        prop::collection::vec(any::<u8>(), 0..40).prop_map(Field::bytes),
+    ];
+    if depth == 0 {
+        return leaf.boxed();
+    }
+    prop_oneof![
+        3 => leaf,
+        1 => prop::collection::vec(record_field(depth - 1), 0..4).prop_map(Field::List),
+        1 => record(depth - 1).prop_map(Field::Record),
+    ]
+    .boxed()
+}
+
+fn record(depth: u32) -> BoxedStrategy<Record<'static>> {
+    (
+        prop::sample::subsequence(NAMES.to_vec(), 0..=NAMES.len()).prop_shuffle(),
+        prop::collection::vec(record_field(depth), NAMES.len()),
+    )
+        .prop_map(|(names, fields)| {
+            names
+                .into_iter()
+                .zip(fields)
+                .fold(Record::new(), |r, (name, field)| r.with(name, field))
+        })
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `Record::to_json` writes canonical JSON directly; it must be exactly the canonical form
+    /// of the record's JSON value.
+    #[test]
+    fn record_json_is_the_canonical_form_of_its_value(record in record(2)) {
+        prop_assert_eq!(record.to_json(), record.to_json_value().to_canonical_vec());
     }
 }
 

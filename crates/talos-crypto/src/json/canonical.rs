@@ -63,11 +63,12 @@ fn write_object(map: &Map, out: &mut String) {
 }
 
 /// Order by UTF-16 code units, as RFC 8785 §3.2.3 requires.
-pub(super) fn utf16_cmp(a: &str, b: &str) -> Ordering {
+pub(crate) fn utf16_cmp(a: &str, b: &str) -> Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
-fn write_string(s: &str, out: &mut String) {
+/// A JSON string with RFC 8785's escapes.
+pub(crate) fn write_string(s: &str, out: &mut String) {
     out.push('"');
     let mut run_start = 0;
     for (i, b) in s.bytes().enumerate() {
@@ -102,6 +103,13 @@ pub(super) fn write_number(x: f64, out: &mut String) {
         out.push('0'); // both +0 and -0
         return;
     }
+    // Integers below 2^53 print as their digits (no exponent before 1e21), which is faster
+    // than the shortest-digits search.
+    if x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 {
+        #[allow(clippy::cast_possible_truncation)] // integral and below 2^53 in magnitude
+        let _ = write!(out, "{}", x as i64);
+        return;
+    }
     out.push_str(ryu_js::Buffer::new().format_finite(x));
 }
 
@@ -113,6 +121,24 @@ mod tests {
         let mut s = String::new();
         write_number(x, &mut s);
         s
+    }
+
+    /// Integers below 2^53 take a shortcut; it prints what the shortest-digits search does.
+    #[test]
+    fn integer_shortcut_matches_ryu_js() {
+        let mut x = 1.0f64;
+        let mut cases = vec![1.0, -1.0, 9_007_199_254_740_991.0, -9_007_199_254_740_991.0];
+        while x < 9e15 {
+            cases.extend([x, x + 1.0, x - 1.0, -x, x * 7.0 + 3.0]);
+            x *= 10.0;
+        }
+        for x in cases {
+            let x = x.trunc();
+            if x == 0.0 || x.abs() >= 9_007_199_254_740_992.0 {
+                continue;
+            }
+            assert_eq!(num(x), ryu_js::Buffer::new().format_finite(x), "{x}");
+        }
     }
 
     /// RFC 8785 Appendix B, and ECMAScript edge cases.
