@@ -20,6 +20,10 @@ use crate::util::{self, expect_error, field, s, same, str_field};
 
 mod canonical_json;
 mod chunk_stream;
+mod did_document;
+mod did_puzzle;
+mod did_record;
+mod did_trust;
 mod envelope;
 mod frame;
 mod identity;
@@ -131,6 +135,10 @@ pub const FAMILIES: &[Family] = &[
     envelope::FAMILY,
     frame::FAMILY,
     chunk_stream::FAMILY,
+    did_document::FAMILY,
+    did_record::FAMILY,
+    did_puzzle::FAMILY,
+    did_trust::FAMILY,
 ];
 
 fn crypto_producer() -> String {

@@ -36,6 +36,20 @@ enum Command {
     },
     /// Read one JSON document on stdin and print its RFC 8785 canonical form.
     Jcs,
+    /// Print the did:key of the Ed25519 key of a 32-byte seed (64 hex digits).
+    DidKey {
+        /// The seed, hex.
+        seed_hex: String,
+    },
+    /// Print the DID document of a did:key or did:peer (0 or 2), as canonical JSON.
+    DidDoc {
+        /// The DID.
+        did: String,
+        /// Key style for did:key and did:peer:0: Multikey, Ed25519VerificationKey2018 or
+        /// JsonWebKey2020.
+        #[arg(long, default_value = "Multikey")]
+        style: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +69,57 @@ fn main() -> ExitCode {
         Command::Vectors { dir } => finish(golden::run(&dir), &dir),
         Command::TalosContracts { dir } => finish(upstream::run(&dir), &dir),
         Command::Jcs => jcs(),
+        Command::DidKey { seed_hex } => did_key(&seed_hex),
+        Command::DidDoc { did, style } => did_doc(&did, &style),
+    }
+}
+
+/// Writes `bytes` to stdout exactly, or fails with exit code 2.
+fn print(bytes: &[u8]) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `text` and a newline.
+fn print_line(text: &[u8]) -> ExitCode {
+    print(&[text, b"\n"].concat())
+}
+
+/// One line on stderr, exit code 2.
+fn refuse(message: &str) -> ExitCode {
+    eprintln!("talos-conformance: {message}");
+    ExitCode::from(2)
+}
+
+fn did_key(seed_hex: &str) -> ExitCode {
+    let seed = match hex::decode(seed_hex) {
+        Ok(seed) => seed,
+        Err(e) => return refuse(&format!("seed is not hex: {e}")),
+    };
+    match talos_crypto::SigningKey::from_seed_slice(&seed) {
+        Ok(key) => print_line(
+            talos_did::Did::from(key.verifying_key())
+                .to_string()
+                .as_bytes(),
+        ),
+        Err(e) => refuse(&e.to_string()),
+    }
+}
+
+fn did_doc(did: &str, style: &str) -> ExitCode {
+    let Some(style) = talos_did::Style::from_name(style) else {
+        return refuse(&format!("unknown style {style:?}"));
+    };
+    match did.parse::<talos_did::Did>() {
+        Ok(did) => print_line(&talos_did::Document::resolve_with(&did, style).to_json()),
+        Err(e) => refuse(&e.to_string()),
     }
 }
 
@@ -78,24 +143,10 @@ fn finish(report: std::io::Result<Report>, dir: &std::path::Path) -> ExitCode {
 fn jcs() -> ExitCode {
     let mut input = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut input) {
-        eprintln!("talos-conformance: cannot read stdin: {e}");
-        return ExitCode::from(2);
+        return refuse(&format!("cannot read stdin: {e}"));
     }
     match talos_crypto::json::canonicalize(&input) {
-        Ok(canonical) => {
-            let mut stdout = std::io::stdout().lock();
-            if stdout
-                .write_all(&canonical)
-                .and_then(|()| stdout.flush())
-                .is_err()
-            {
-                return ExitCode::from(2);
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::from(2)
-        }
+        Ok(canonical) => print(&canonical),
+        Err(e) => refuse(&e.to_string()),
     }
 }

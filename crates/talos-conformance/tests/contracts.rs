@@ -67,6 +67,9 @@ fn every_contract_is_a_valid_2020_12_schema_with_a_versioned_id() {
     }
 }
 
+/// Members of a case's `expected` that are objects of another contract.
+const SECONDARY: &[(&str, &str)] = &[("revocation", "did/endorsement_revocation.schema.json")];
+
 #[test]
 fn every_vector_file_and_case_matches_its_contract() {
     let envelope = validator(&root().join("contracts/vectors.schema.json"));
@@ -88,6 +91,22 @@ fn every_vector_file_and_case_matches_its_contract() {
                 .join(file["contract"].as_str().unwrap()),
         );
         for case in file["cases"].as_array().unwrap() {
+            // Objects that cases carry beside their main one, each with its own contract.
+            for (member, schema) in SECONDARY {
+                if let Some(object) = case["expected"].get(*member) {
+                    let errors: Vec<String> = validator(&root().join("contracts").join(schema))
+                        .iter_errors(object)
+                        .map(|e| format!("{e} at {}", e.instance_path()))
+                        .collect();
+                    assert!(
+                        errors.is_empty(),
+                        "{}#{}: {member}: {errors:#?}",
+                        path.display(),
+                        case["id"]
+                    );
+                    valid += 1;
+                }
+            }
             let Some(object) = case.get("object") else {
                 continue;
             };
