@@ -17,7 +17,9 @@ use talos_crypto::x25519::StaticSecret;
 use talos_crypto::{KeyFile, SealedBox, SignedMessage, SigningKey, base64url, json};
 
 fn write(target: &str, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target);
     fs::create_dir_all(&dir)?;
     fs::write(dir.join(name), bytes)
 }
@@ -40,27 +42,59 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         write("json_parse", &format!("doc{i}.json"), doc.as_bytes())?;
     }
 
-    for (i, bytes) in [&b""[..], b"f", b"fo", b"foo", &[0xfb, 0xff, 0xbf], &[0; 32]].iter().enumerate() {
-        write("base64url", &format!("b{i}.txt"), base64url::encode(bytes).as_bytes())?;
+    for (i, bytes) in [&b""[..], b"f", b"fo", b"foo", &[0xfb, 0xff, 0xbf], &[0; 32]]
+        .iter()
+        .enumerate()
+    {
+        write(
+            "base64url",
+            &format!("b{i}.txt"),
+            base64url::encode(bytes).as_bytes(),
+        )?;
     }
 
     let boxes = [
-        ("anonymous", SealedBox::seal_anonymous(&mut rng, &fuzz_recipient, b"hello")?),
-        ("authenticated", SealedBox::seal_authenticated(&mut rng, &alice, &fuzz_recipient, b"hi")?),
-        ("empty", SealedBox::seal_anonymous(&mut rng, &fuzz_recipient, b"")?),
-        ("other_recipient", SealedBox::seal_authenticated(&mut rng, &alice, &other_recipient, b"x")?),
+        (
+            "anonymous",
+            SealedBox::seal_anonymous(&mut rng, &fuzz_recipient, b"hello")?,
+        ),
+        (
+            "authenticated",
+            SealedBox::seal_authenticated(&mut rng, &alice, &fuzz_recipient, b"hi")?,
+        ),
+        (
+            "empty",
+            SealedBox::seal_anonymous(&mut rng, &fuzz_recipient, b"")?,
+        ),
+        (
+            "other_recipient",
+            SealedBox::seal_authenticated(&mut rng, &alice, &other_recipient, b"x")?,
+        ),
     ];
     for (name, sealed) in &boxes {
         write("sealed_box", &format!("{name}.cbor"), &sealed.to_cbor())?;
         write("sealed_box", &format!("{name}.json"), &sealed.to_json())?;
-        write("json_parse", &format!("sealed_{name}.json"), &sealed.to_json())?;
+        write(
+            "json_parse",
+            &format!("sealed_{name}.json"),
+            &sealed.to_json(),
+        )?;
     }
 
     let files = [
         ("clear", KeyFile::unencrypted(&alice)),
-        ("tiny", KeyFile::encrypt(&mut rng, &alice, b"fuzz", KdfParams::new(64, 1, 1)?)?),
-        ("tiny_lanes", KeyFile::encrypt(&mut rng, &alice, b"other", KdfParams::new(64, 2, 8)?)?),
-        ("costly", KeyFile::encrypt(&mut rng, &alice, b"fuzz", KdfParams::new(1024, 3, 1)?)?),
+        (
+            "tiny",
+            KeyFile::encrypt(&mut rng, &alice, b"fuzz", KdfParams::new(64, 1, 1)?)?,
+        ),
+        (
+            "tiny_lanes",
+            KeyFile::encrypt(&mut rng, &alice, b"other", KdfParams::new(64, 2, 8)?)?,
+        ),
+        (
+            "costly",
+            KeyFile::encrypt(&mut rng, &alice, b"fuzz", KdfParams::new(1024, 3, 1)?)?,
+        ),
     ];
     for (name, file) in &files {
         write("key_file", &format!("{name}.cbor"), &file.to_bytes())?;
@@ -78,11 +112,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         write("signed_message", &format!("msg{i}.json"), &canonical)?;
         write("json_parse", &format!("signed{i}.json"), &canonical)?;
         // Any formatting is accepted; give the fuzzer one with whitespace too.
-        let spaced = String::from_utf8(canonical)?.replacen('{', "{ ", 1).replacen(':', " :\n", 1);
-        write("signed_message", &format!("msg{i}_spaced.json"), spaced.as_bytes())?;
+        let spaced = String::from_utf8(canonical)?
+            .replacen('{', "{ ", 1)
+            .replacen(':', " :\n", 1);
+        write(
+            "signed_message",
+            &format!("msg{i}_spaced.json"),
+            spaced.as_bytes(),
+        )?;
     }
 
-    wire_seeds(&alice)
+    wire_seeds(&alice)?;
+    did_seeds()?;
+    did_record_seeds()?;
+    did_trust_seeds()
 }
 
 /// Envelopes signed by the key the `envelope` target verifies with, frame streams, and
@@ -95,7 +138,11 @@ fn wire_seeds(alice: &SigningKey) -> Result<(), Box<dyn std::error::Error>> {
     use talos_wire::sdk_frame::{SdkFrame, SdkFrameType};
 
     let now = Timestamp::from_millis(1_768_178_601_000);
-    let kinds = [EnvelopeType::Text, EnvelopeType::StreamChunk, EnvelopeType::Ratchet];
+    let kinds = [
+        EnvelopeType::Text,
+        EnvelopeType::StreamChunk,
+        EnvelopeType::Ratchet,
+    ];
     for (i, kind) in kinds.into_iter().enumerate() {
         let id = format!("019bb34e-0ae8-7000-8000-00000000000{i}").parse()?;
         let chunk = (kind == EnvelopeType::StreamChunk).then(|| ChunkInfo {
@@ -109,7 +156,11 @@ fn wire_seeds(alice: &SigningKey) -> Result<(), Box<dyn std::error::Error>> {
                 id,
                 kind,
                 sender: "did:key:z6MkAlice".into(),
-                recipient: if i == 0 { Recipient::Broadcast } else { Recipient::Did("did:web:example.com".into()) },
+                recipient: if i == 0 {
+                    Recipient::Broadcast
+                } else {
+                    Recipient::Did("did:web:example.com".into())
+                },
                 timestamp: now,
                 content: vec![i as u8; 3 * i],
                 chunk,
@@ -126,12 +177,187 @@ fn wire_seeds(alice: &SigningKey) -> Result<(), Box<dyn std::error::Error>> {
     frame::encode(FrameType::Data, &[0x5a; 300], &mut stream)?;
     frame::encode(FrameType::Ping, b"", &mut stream)?;
     write("frame_decoder", "three.bin", &stream)?;
-    write("frame_decoder", "truncated.bin", &stream[..stream.len() - 2])?;
+    write(
+        "frame_decoder",
+        "truncated.bin",
+        &stream[..stream.len() - 2],
+    )?;
 
     let mut signed = SdkFrame::new(SdkFrameType::Data, b"test payload".to_vec());
     signed.signature = Some(vec![1; 64]);
-    for (i, f) in [SdkFrame::new(SdkFrameType::Handshake, b"hi".to_vec()), signed].iter().enumerate() {
+    for (i, f) in [
+        SdkFrame::new(SdkFrameType::Handshake, b"hi".to_vec()),
+        signed,
+    ]
+    .iter()
+    .enumerate()
+    {
         write("sdk_frame", &format!("frame{i}.txt"), f.encode().as_bytes())?;
+    }
+    Ok(())
+}
+
+/// DIDs of every supported form (and a few near misses) for `did_parse`; documents in each
+/// style, with services, extensions and embedded methods, as JSON and CBOR for `did_document`.
+fn did_seeds() -> Result<(), Box<dyn std::error::Error>> {
+    use talos_did::{Did, DidKey, Document, Element, PeerDid, Purpose, Service, Style};
+
+    let key = SigningKey::from_seed(&[1; 32]).verifying_key();
+    let x = key.to_x25519();
+    let agent = Service::talos_agent("#agent", ["/ip4/127.0.0.1/tcp/4001"])?;
+    let mcp = Service::talos_mcp("#mcp", ["read_file", "search"])?;
+    let peer2 = PeerDid::numalgo2(&[
+        Element::key(Purpose::Authentication, DidKey::Ed25519(key)),
+        Element::key(Purpose::KeyAgreement, DidKey::X25519(x)),
+        Element::Service(agent),
+        Element::Service(mcp),
+    ])?;
+    let dids: Vec<Did> = vec![
+        Did::from(key),
+        Did::Key(DidKey::X25519(x)),
+        PeerDid::numalgo0(DidKey::Ed25519(key)).into(),
+        peer2.into(),
+        // The DIF spec's example: DIDComm services with abbreviations and no ids.
+        "did:peer:2.Vz6Mkj3PUd1WjvaDhNZhhhXQdz5UnZXmS7ehtx8bsPpD47kKc.Ez6LSg8zQom395jKLrGiBNruB9MM6V8PWuf2FpEy4uRFiqQBR.SeyJ0IjoiZG0iLCJzIjp7InVyaSI6Imh0dHA6Ly9leGFtcGxlLmNvbS9kaWRjb21tIiwiYSI6WyJkaWRjb21tL3YyIl0sInIiOlsiZGlkOmV4YW1wbGU6MTIzNDU2Nzg5YWJjZGVmZ2hpI2tleS0xIl19fQ.SeyJ0IjoiZG0iLCJzIjp7InVyaSI6Imh0dHA6Ly9leGFtcGxlLmNvbS9hbm90aGVyIiwiYSI6WyJkaWRjb21tL3YyIl0sInIiOlsiZGlkOmV4YW1wbGU6MTIzNDU2Nzg5YWJjZGVmZ2hpI2tleS0yIl19fQ".parse()?,
+    ];
+    for (i, did) in dids.iter().enumerate() {
+        write(
+            "did_parse",
+            &format!("did{i}.txt"),
+            did.to_string().as_bytes(),
+        )?;
+        for (j, style) in Style::ALL.into_iter().enumerate() {
+            let doc = Document::resolve_with(did, style);
+            write("did_document", &format!("doc{i}_{j}.json"), &doc.to_json())?;
+            write("did_document", &format!("doc{i}_{j}.cbor"), &doc.to_cbor())?;
+        }
+    }
+    for (i, near) in [
+        "did:peer:1zQmS19jtYDvGtKVrJhQnRFpBQAx3pJ9omx2HpNrcXFuRCz9",
+        "did:web:example.com",
+        "did:peer:2.X",
+    ]
+    .iter()
+    .enumerate()
+    {
+        write("did_parse", &format!("near{i}.txt"), near.as_bytes())?;
+    }
+    let doc = Document::resolve(&Did::from(key))
+        .with_talos_agent(["/ip4/203.0.113.7/tcp/4001", "/dns4/a.example/udp/4001/quic-v1"])?
+        .with_mcp_tools(["read_file", "git.commit"])?
+        .with_service(Service::from_json_value(&json::parse(
+            br##"{"id":"#hub","type":["LinkedDomains"],"serviceEndpoint":{"origins":["https://a.example"]},"n":-3}"##,
+        )?)?)?;
+    let mut value = doc.to_json_value();
+    if let json::Value::Object(map) = &mut value {
+        map.insert(
+            "alsoKnownAs".into(),
+            json::parse(br#"["https://alice.example"]"#)?,
+        );
+        map.insert(
+            "x-ext".into(),
+            json::parse(br#"{"a":[null,true,false,-1,9007199254740991,"\u00e9"]}"#)?,
+        );
+        let embedded = json::parse(
+            format!(
+                r##"[{{"id":"#e","type":"Ed25519VerificationKey2018","controller":"{}","publicKeyBase58":"{}"}}]"##,
+                Did::from(key),
+                bs58::encode(key.as_bytes()).into_string()
+            )
+            .as_bytes(),
+        )?;
+        map.insert("assertionMethod".into(), embedded);
+    }
+    let rich = Document::from_json_value(&value)?;
+    write("did_document", "rich.json", &rich.to_json())?;
+    write("did_document", "rich.cbor", &rich.to_cbor())?;
+    Ok(())
+}
+
+/// Signed discovery records for `did_record`: minimal, typical, with an ML-KEM prekey and a
+/// puzzle solution at difficulty 4 (what the target's second policy requires), as CBOR and
+/// JSON; valid at the target's `now`.
+fn did_record_seeds() -> Result<(), Box<dyn std::error::Error>> {
+    use talos_crypto::{Timestamp, x25519};
+    use talos_did::puzzle;
+    use talos_did::record::{
+        DiscoveryRecord, OneTimePrekey, PqPrekey, Prekeys, RecordFields, SignedPrekey,
+    };
+
+    let now = 1_768_178_601_000;
+    for (i, seed) in [1u8, 2, 3].into_iter().enumerate() {
+        let identity = SigningKey::from_seed(&[seed; 32]);
+        let fields = RecordFields {
+            seq: u64::from(seed),
+            issued_at: Timestamp::from_millis(now - 60_000),
+            expires_at: Timestamp::from_millis(now + 3_600_000),
+            addresses: [
+                "/ip4/203.0.113.7/tcp/4001",
+                "/ip6/2001:db8::7/udp/4001/quic-v1",
+            ][..=i.min(1)]
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect(),
+            tools: ["search", "fetch_page"][..i.min(2)]
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect(),
+            prekeys: Prekeys {
+                signed: SignedPrekey::sign(&identity, 1, x25519::PublicKey::from_bytes([seed; 32])),
+                one_time: (0..3 * i as u32)
+                    .map(|id| OneTimePrekey {
+                        id,
+                        key: x25519::PublicKey::from_bytes([id as u8; 32]),
+                    })
+                    .collect(),
+                pq: (i == 2).then(|| PqPrekey::sign(&identity, 2, Box::new([seed; 1184]))),
+            },
+            puzzle_nonce: if i == 0 {
+                None
+            } else {
+                puzzle::solve(&identity.verifying_key(), 4, 0, 1 << 20)
+            },
+        };
+        let record = DiscoveryRecord::sign(fields, &identity)?;
+        write("did_record", &format!("record{i}.cbor"), &record.to_cbor())?;
+        write("did_record", &format!("record{i}.json"), &record.to_json())?;
+    }
+    Ok(())
+}
+
+/// Endorsements at each level and revocations of them, as CBOR and JSON, for `did_trust`.
+fn did_trust_seeds() -> Result<(), Box<dyn std::error::Error>> {
+    use talos_crypto::Timestamp;
+    use talos_did::{DidKey, TrustLevel};
+
+    let endorser = SigningKey::from_seed(&[1; 32]);
+    let issued_at = Timestamp::from_millis(1_768_178_601_000);
+    for (i, level) in TrustLevel::ALL.into_iter().enumerate() {
+        let subject = DidKey::Ed25519(SigningKey::from_seed(&[10 + i as u8; 32]).verifying_key());
+        let expires_at = Timestamp::from_millis(issued_at.as_millis() + 86_400_000);
+        let endorsement =
+            talos_did::Endorsement::sign(&endorser, &subject, level, issued_at, expires_at)?;
+        write(
+            "did_trust",
+            &format!("endorsement{i}.cbor"),
+            &endorsement.to_cbor(),
+        )?;
+        write(
+            "did_trust",
+            &format!("endorsement{i}.json"),
+            &endorsement.to_json(),
+        )?;
+        let revocation = endorsement.revoke(&endorser, expires_at)?;
+        write(
+            "did_trust",
+            &format!("revocation{i}.cbor"),
+            &revocation.to_cbor(),
+        )?;
+        write(
+            "did_trust",
+            &format!("revocation{i}.json"),
+            &revocation.to_json(),
+        )?;
     }
     Ok(())
 }
