@@ -32,7 +32,21 @@ pub use time::Timestamp;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Re-exported so that callers name the same RNG traits this crate takes.
-pub use rand_core::{CryptoRng, TryCryptoRng};
+pub use rand_core::{CryptoRng, SeedableRng, TryCryptoRng};
+
+/// A seedable cryptographic RNG (ChaCha20, from `rand_chacha`), re-exported so that a
+/// program can drive every Talos crate with nothing else. Protocol crates never seed one
+/// themselves: seed it from the operating system (e.g. with the `getrandom` crate) in
+/// production, or from a fixed seed in tests and replays, where it makes runs reproducible.
+///
+/// ```
+/// use talos_crypto::{ChaCha20Rng, SeedableRng, SigningKey};
+///
+/// let mut rng = ChaCha20Rng::from_seed([7; 32]); // tests only: a fixed seed
+/// let key = SigningKey::generate(&mut rng);
+/// assert_eq!(key.verifying_key(), SigningKey::generate(&mut ChaCha20Rng::from_seed([7; 32])).verifying_key());
+/// ```
+pub use rand_chacha::ChaCha20Rng;
 pub use zeroize::Zeroizing;
 
 #[cfg(test)]
