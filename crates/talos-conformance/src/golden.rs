@@ -28,6 +28,8 @@ mod envelope;
 mod frame;
 mod identity;
 mod key_file;
+mod ratchet_group;
+mod ratchet_x3dh;
 mod sealed_box;
 mod signed_message;
 
@@ -139,6 +141,8 @@ pub const FAMILIES: &[Family] = &[
     did_record::FAMILY,
     did_puzzle::FAMILY,
     did_trust::FAMILY,
+    ratchet_group::FAMILY,
+    ratchet_x3dh::FAMILY,
 ];
 
 fn crypto_producer() -> String {

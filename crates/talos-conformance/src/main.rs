@@ -50,6 +50,22 @@ enum Command {
         #[arg(long, default_value = "Multikey")]
         style: String,
     },
+    /// Replay a talos-v1.1 Double Ratchet trace (the format of upstream v1_1_0_roundtrip.json)
+    /// through talos-ratchet, or with --generate write one that talos-ratchet produced.
+    RatchetTrace {
+        /// The trace to replay.
+        #[arg(required_unless_present = "generate", conflicts_with = "generate")]
+        file: Option<PathBuf>,
+        /// Write a generated trace to this file instead.
+        #[arg(long, value_name = "OUT", requires_all = ["seed", "messages"])]
+        generate: Option<PathBuf>,
+        /// Seed of the ChaCha20 RNG behind keys, nonces, plaintexts and schedule.
+        #[arg(long, requires = "generate")]
+        seed: Option<u64>,
+        /// Number of messages Alice and Bob send between them.
+        #[arg(long, requires = "generate")]
+        messages: Option<usize>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -71,6 +87,38 @@ fn main() -> ExitCode {
         Command::Jcs => jcs(),
         Command::DidKey { seed_hex } => did_key(&seed_hex),
         Command::DidDoc { did, style } => did_doc(&did, &style),
+        Command::RatchetTrace {
+            file,
+            generate,
+            seed,
+            messages,
+        } => ratchet_trace(file.as_deref(), generate.as_deref(), seed, messages),
+    }
+}
+
+/// Exit 0 on success, 1 on a mismatch, 2 on a malformed trace or an I/O error.
+fn ratchet_trace(
+    file: Option<&std::path::Path>,
+    out: Option<&std::path::Path>,
+    seed: Option<u64>,
+    messages: Option<usize>,
+) -> ExitCode {
+    use talos_conformance::trace::{self, TraceError};
+    let result = match (file, out, seed, messages) {
+        (_, Some(out), Some(seed), Some(messages)) => trace::generate_file(out, seed, messages)
+            .map(|summary| format!("wrote {}: {summary}", out.display())),
+        (Some(file), ..) => {
+            trace::replay_file(file).map(|summary| format!("{}: pass, {summary}", file.display()))
+        }
+        _ => return refuse("give a trace FILE, or --generate OUT --seed N --messages M"),
+    };
+    match result {
+        Ok(line) => print_line(format!("ratchet-trace: {line}").as_bytes()),
+        Err(e @ TraceError::Mismatch(_)) => {
+            eprintln!("talos-conformance: ratchet-trace: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) => refuse(&format!("ratchet-trace: {e}")),
     }
 }
 

@@ -68,7 +68,14 @@ fn every_contract_is_a_valid_2020_12_schema_with_a_versioned_id() {
 }
 
 /// Members of a case's `expected` that are objects of another contract.
-const SECONDARY: &[(&str, &str)] = &[("revocation", "did/endorsement_revocation.schema.json")];
+const SECONDARY: &[(&str, &str)] = &[
+    ("revocation", "did/endorsement_revocation.schema.json"),
+    ("bundle", "ratchet/prekey_bundle.schema.json"),
+    (
+        "sender_key_distribution",
+        "ratchet/sender_key_distribution.schema.json",
+    ),
+];
 
 #[test]
 fn every_vector_file_and_case_matches_its_contract() {

@@ -35,6 +35,15 @@ const IMPLEMENTED: &[&str] = &[
     "cursor_derivation.json",
     "ordering.json",
     "crypto/replay_nonce.json",
+    // talos-ratchet
+    "sdk/ratchet/kdf_rk_step.json",
+    "sdk/ratchet/kdf_ck_step.json",
+    "sdk/ratchet/header_canonical_bytes.json",
+    "sdk/ratchet/wire_message_canonical.json",
+    "sdk/ratchet/v1_1_0_roundtrip.json",
+    "sdk/ratchet/out_of_order.json",
+    "sdk/ratchet/max_skip.json",
+    "sdk/ratchet/roundtrip_basic.json",
 ];
 
 #[test]
