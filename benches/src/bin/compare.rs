@@ -15,8 +15,10 @@
 //! ```
 //!
 //! "peer" is the direct call of the underlying crate (ed25519-dalek, chacha20poly1305, hkdf,
-//! sha2, blake3). Before timing, each pair's outputs are checked to be equal. Run with
-//! `cargo run --release -p talos-benches --bin compare`; it takes well under a minute.
+//! sha2, blake3) for the talos-crypto pairs; for the talos-ratchet pairs it is vodozemac (Olm)
+//! or two raw X25519 agreements, named on the line before each result. Before timing, each
+//! pair's outputs are checked to be equal (the ratchet pairs check a round trip). Run with
+//! `cargo run --release -p talos-benches --bin compare`; it takes about a minute.
 
 // Benchmark code, not library code: a failed setup step should stop the run loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -25,6 +27,7 @@ use core::time::Duration;
 use std::time::Instant;
 
 use talos_benches::crypto_pairs;
+use talos_benches::ratchet::ratchet_pairs;
 
 /// Rounds per side; the median is reported. Many short rounds, interleaved, keep each pair
 /// of adjacent rounds under the same machine load.
@@ -108,6 +111,12 @@ fn main() {
     );
     for mut pair in crypto_pairs() {
         let name = format!("{}/{}", pair.group, pair.name);
+        compare(&name, &mut pair.ours, &mut pair.direct);
+    }
+    println!("talos-ratchet vs vodozemac (Olm) and raw X25519");
+    for mut pair in ratchet_pairs() {
+        let name = format!("{}/{}", pair.group, pair.name);
+        println!("{name}: peer is {}", pair.peer);
         compare(&name, &mut pair.ours, &mut pair.direct);
     }
     println!("total {:.1} s", start.elapsed().as_secs_f64());
