@@ -10,7 +10,9 @@ use core::hint::black_box;
 
 use criterion::Throughput;
 use talos_crypto::SigningKey;
+use talos_crypto::aead::ChaCha20Poly1305;
 use talos_crypto::x25519::StaticSecret;
+use talos_ratchet::kdf::{ChainKey, kdf_ck};
 use talos_ratchet::prekeys::PrekeyStore;
 use talos_ratchet::session::Session;
 use talos_ratchet::x3dh;
@@ -102,6 +104,45 @@ pub fn ratchet_pairs() -> Vec<Pair> {
         peer,
     );
 
+    // The same message against the primitives it is made of: KDF_CK on each side, one
+    // ChaCha20-Poly1305 seal and one open (per-message keys, as the ratchet uses them).
+    let ours_again = {
+        let (mut alice, mut bob) = talos_pair(46);
+        let mut rng = rng(47);
+        let plaintext = plaintext.clone();
+        move || {
+            let message = alice.encrypt(black_box(&plaintext), &mut rng).unwrap();
+            black_box(bob.decrypt(&message).unwrap());
+        }
+    };
+    let primitives = {
+        let mut ck = ChainKey::from_bytes(random_array(&mut input));
+        let plaintext = plaintext.clone();
+        // talos-v2's AAD: AD (64 bytes) then the canonical header (about 60).
+        let aad = [0x5a; 124];
+        move || {
+            let (mk, next) = kdf_ck(black_box(&ck));
+            let sealed = ChaCha20Poly1305::new(mk.as_bytes())
+                .seal(&[0; 12], &aad, black_box(&plaintext))
+                .unwrap();
+            let (mk, _) = kdf_ck(black_box(&ck));
+            black_box(
+                ChaCha20Poly1305::new(mk.as_bytes())
+                    .open(&[0; 12], &aad, &sealed)
+                    .unwrap(),
+            );
+            ck = next;
+        }
+    };
+    let floor_message = Pair::new(
+        "ratchet",
+        "encrypt+decrypt-vs-primitives/1KiB",
+        "2 KDF_CK + ChaCha20-Poly1305 seal and open",
+        Throughput::Bytes(KIB as u64),
+        ours_again,
+        primitives,
+    );
+
     // Ping-pong: the sides take turns, so every message carries a new ratchet key.
     let ping_pong_ours = || {
         let (mut a, mut b) = talos_pair(43);
@@ -151,5 +192,5 @@ pub fn ratchet_pairs() -> Vec<Pair> {
         two_dh,
     );
 
-    vec![one_way, turn, floor]
+    vec![one_way, floor_message, turn, floor]
 }
