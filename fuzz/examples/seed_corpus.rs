@@ -125,7 +125,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     wire_seeds(&alice)?;
     did_seeds()?;
     did_record_seeds()?;
-    did_trust_seeds()
+    did_trust_seeds()?;
+    ratchet_seeds()
 }
 
 /// Envelopes signed by the key the `envelope` target verifies with, frame streams, and
@@ -359,5 +360,78 @@ fn did_trust_seeds() -> Result<(), Box<dyn std::error::Error>> {
             &revocation.to_json(),
         )?;
     }
+    Ok(())
+}
+
+/// Messages, handshakes, bundles, group messages, distributions and snapshots from the
+/// fixtures in `src/lib.rs`, which the `ratchet_*` targets' sessions accept.
+fn ratchet_seeds() -> Result<(), Box<dyn std::error::Error>> {
+    let fixture = talos_fuzz::ratchet_fixture();
+    for (i, message) in fixture.next.iter().enumerate() {
+        write(
+            "ratchet_decrypt",
+            &format!("message{i}.cbor"),
+            &message.to_cbor(),
+        )?;
+        write(
+            "ratchet_decrypt",
+            &format!("message{i}.json"),
+            &message.to_json(),
+        )?;
+    }
+    write(
+        "ratchet_handshake",
+        "initial.cbor",
+        &fixture.initial.to_cbor(),
+    )?;
+    write(
+        "ratchet_handshake",
+        "initial.json",
+        &fixture.initial.to_json(),
+    )?;
+    let bundle = fixture.store.bundle(None)?;
+    write("ratchet_handshake", "bundle.cbor", &bundle.to_cbor())?;
+    write("ratchet_handshake", "bundle.json", &bundle.to_json())?;
+    write(
+        "ratchet_handshake",
+        "store.cbor",
+        &fixture.store.to_snapshot(),
+    )?;
+    let snapshot = fixture.bob.snapshot().to_bytes();
+    write("ratchet_snapshot", "bob.cbor", &snapshot)?;
+    let sealed =
+        talos_ratchet::snapshot::seal(&[9; 32], &snapshot, &mut ChaCha20Rng::from_seed([3; 32]));
+    write("ratchet_snapshot", "bob.sealed", &sealed)?;
+
+    let mut members = talos_fuzz::group_fixture();
+    let distribution = members[0].distribution();
+    write(
+        "ratchet_group",
+        "distribution.cbor",
+        &distribution.to_cbor(),
+    )?;
+    write(
+        "ratchet_group",
+        "distribution.json",
+        &distribution.to_json(),
+    )?;
+    for i in 0..3 {
+        let message = members[0].encrypt(format!("group message {i}").as_bytes())?;
+        write(
+            "ratchet_group",
+            &format!("message{i}.cbor"),
+            &message.to_cbor(),
+        )?;
+        write(
+            "ratchet_group",
+            &format!("message{i}.json"),
+            &message.to_json(),
+        )?;
+    }
+    write(
+        "ratchet_group",
+        "snapshot.cbor",
+        &members[1].snapshot().to_bytes(),
+    )?;
     Ok(())
 }
