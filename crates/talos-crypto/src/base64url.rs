@@ -28,6 +28,14 @@ pub(crate) fn encode_to(bytes: &[u8], out: &mut String) {
     URL_SAFE_NO_PAD.encode_string(bytes, out);
 }
 
+/// Appends the unpadded base64url of `bytes` to `out`, without an intermediate `String`.
+pub fn encode_to_vec(bytes: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + (bytes.len() * 4).div_ceil(3), 0);
+    // The slice has exactly the encoded length, so this cannot fail.
+    let _ = URL_SAFE_NO_PAD.encode_slice(bytes, &mut out[start..]);
+}
+
 /// Decodes strict unpadded base64url.
 ///
 /// # Errors

@@ -192,7 +192,12 @@ proptest! {
         let text = base64url::encode(&bytes);
         prop_assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         prop_assert_eq!(text.len(), (bytes.len() * 4).div_ceil(3));
-        prop_assert_eq!(base64url::decode(&text).unwrap(), bytes);
+        prop_assert_eq!(&base64url::decode(&text).unwrap(), &bytes);
+        // Appending to a buffer writes the same text after what is there.
+        let mut out = b"prefix".to_vec();
+        base64url::encode_to_vec(&bytes, &mut out);
+        prop_assert_eq!(&out[..6], b"prefix");
+        prop_assert_eq!(&out[6..], text.as_bytes());
     }
 
     /// decode never panics, and whatever it accepts is the one canonical encoding of its output.

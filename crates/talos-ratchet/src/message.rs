@@ -92,7 +92,7 @@ impl Header {
     /// Appends the canonical JSON `{"dh":"…","n":…,"pn":…}` to `out`.
     pub fn write_canonical_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(br#"{"dh":""#);
-        out.extend_from_slice(base64url::encode(self.dh.as_bytes()).as_bytes());
+        base64url::encode_to_vec(self.dh.as_bytes(), out);
         out.extend_from_slice(br#"","n":"#);
         push_u32(out, self.n);
         out.extend_from_slice(br#","pn":"#);
