@@ -8,11 +8,14 @@
 //! - [`upstream`] runs a directory laid out like the upstream `talos-contracts/test_vectors`,
 //!   dispatching by relative path; files it cannot handle are skipped with the reason.
 //! - [`report`] is the line-per-file output both share.
+//! - [`merkle`] runs the transparency-dev Merkle proof probes and the Merkle and signed-note
+//!   cross-check commands.
 //! - [`trace`] replays and generates talos-v1.1 Double Ratchet traces (`ratchet-trace`).
 //!
 //! The `talos-conformance` binary is the command-line front end.
 
 pub mod golden;
+pub mod merkle;
 pub mod report;
 pub(crate) mod scripted_rng;
 pub mod trace;

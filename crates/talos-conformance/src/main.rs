@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use talos_conformance::{golden, report::Report, upstream};
+use talos_conformance::{golden, merkle, report::Report, upstream};
 
 #[derive(Parser)]
 #[command(name = "talos-conformance", version, about)]
@@ -66,6 +66,43 @@ enum Command {
         #[arg(long, requires = "generate")]
         messages: Option<usize>,
     },
+    /// Run a transparency-dev Merkle `testdata` directory (inclusion and consistency probes).
+    Merkle {
+        /// The `testdata` directory.
+        dir: PathBuf,
+    },
+    /// Leaf data as hex, one per line on stdin: print the RFC 9162 root (hex).
+    MerkleRoot,
+    /// Leaf data as hex on stdin: print the inclusion proof of INDEX in the tree of SIZE
+    /// leaves, one hash (hex) per line.
+    MerkleInclusion {
+        /// Tree size.
+        size: u64,
+        /// Leaf index (0-based).
+        index: u64,
+    },
+    /// Leaf data as hex on stdin: print the consistency proof from SIZE1 to SIZE2, one hash
+    /// (hex) per line.
+    MerkleConsistency {
+        /// Older tree size.
+        size1: u64,
+        /// Newer tree size.
+        size2: u64,
+    },
+    /// Sign the note text on stdin (ending in a newline) with a Go `note` private key; print
+    /// the signed note.
+    NoteSign {
+        /// `PRIVATE+KEY+<name>+<hex id>+<base64(0x01 ‖ seed)>`.
+        #[arg(long)]
+        key: String,
+    },
+    /// Verify the signed note on stdin with a Go `note` verifier key: print its text and exit
+    /// 0, or print the reason and exit 1.
+    NoteVerify {
+        /// `<name>+<hex id>+<base64(0x01 ‖ public key)>`.
+        #[arg(long)]
+        vkey: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +130,44 @@ fn main() -> ExitCode {
             seed,
             messages,
         } => ratchet_trace(file.as_deref(), generate.as_deref(), seed, messages),
+        Command::Merkle { dir } => finish(merkle::run(&dir), &dir),
+        Command::MerkleRoot => stdin_command(|input| merkle::root(input).map(|r| r + "\n")),
+        Command::MerkleInclusion { size, index } => {
+            stdin_command(|input| merkle::inclusion(input, size, index))
+        }
+        Command::MerkleConsistency { size1, size2 } => {
+            stdin_command(|input| merkle::consistency(input, size1, size2))
+        }
+        Command::NoteSign { key } => stdin_command(|input| merkle::note_sign(input, &key)),
+        Command::NoteVerify { vkey } => note_verify(&vkey),
+    }
+}
+
+/// Exit 0 and the text for a verified note, 1 and the reason for a rejected one, 2 if stdin
+/// cannot be read.
+fn note_verify(vkey: &str) -> ExitCode {
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut input) {
+        return refuse(&format!("cannot read stdin: {e}"));
+    }
+    match merkle::note_verify(&input, vkey) {
+        Ok(text) => print(text.as_bytes()),
+        Err(e) => {
+            eprintln!("talos-conformance: note-verify: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Reads stdin as UTF-8, runs `f` and prints its output exactly; an error exits with code 2.
+fn stdin_command(f: impl FnOnce(&str) -> Result<String, String>) -> ExitCode {
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        return refuse(&format!("cannot read stdin: {e}"));
+    }
+    match f(&input) {
+        Ok(out) => print(out.as_bytes()),
+        Err(e) => refuse(&e),
     }
 }
 
