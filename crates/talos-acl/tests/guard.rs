@@ -1,0 +1,257 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+//! Policy, rate limits and capability together: each can deny alone, the cheap checks run
+//! first, follow-ups come from the session cache, and a revocation reaches cached sessions.
+
+use talos_acl::crypto::{SigningKey, Timestamp};
+use talos_acl::did::Did;
+use talos_acl::guard::{Guard, Presented};
+use talos_acl::policy::{Policy, PolicyRequest};
+use talos_acl::rate::{BudgetMode, RateConfig, RateLimit};
+use talos_acl::revocation::Revocation;
+use talos_acl::scope::Request;
+use talos_acl::token::{CapabilityToken, TokenFields};
+use talos_acl::verify::DenyReason;
+
+const NOW: u64 = 1_767_225_600;
+
+fn at(secs: u64) -> Timestamp {
+    Timestamp::from_secs(secs).unwrap()
+}
+
+struct Setup {
+    server: SigningKey,
+    peer: String,
+    token: CapabilityToken,
+}
+
+fn setup(scope: &str) -> Setup {
+    let server = SigningKey::from_seed(&[1; 32]);
+    let agent = SigningKey::from_seed(&[2; 32]);
+    let peer = Did::from(agent.verifying_key()).to_string();
+    let iss = Did::from(server.verifying_key()).to_string();
+    let fields = TokenFields::new(iss, &peer, scope, at(NOW), at(NOW + 3600));
+    let token = CapabilityToken::issue(&server, &fields).unwrap();
+    Setup {
+        server,
+        peer,
+        token,
+    }
+}
+
+fn policy(peer: &str, rate: &str) -> Policy {
+    Policy::from_toml(&format!(
+        "[peers.\"{peer}\"]\nallow_tools = [\"*\"]\ndeny_tools = [\"write_*\"]\n{rate}"
+    ))
+    .unwrap()
+}
+
+fn call(tool: &str) -> (Request<'_>, PolicyRequest<'_>) {
+    (Request::new(tool), PolicyRequest::ToolCall { tool })
+}
+
+fn reason(v: &talos_acl::guard::Verdict) -> Option<&'static str> {
+    v.decision.deny_reason().map(DenyReason::code)
+}
+
+#[test]
+fn all_three_must_allow() {
+    let s = setup("tool:read_file tool:write_file");
+    let mut guard = Guard::new(policy(&s.peer, ""), RateConfig::default());
+    let chain = core::slice::from_ref(&s.token);
+    let (req, preq) = call("read_file");
+    let v = guard.authorize(
+        &s.peer,
+        [1; 16],
+        Presented::Chain(chain),
+        &req,
+        &preq,
+        0,
+        at(NOW),
+    );
+    assert!(v.decision.is_allow(), "{v:?}");
+    // The capability allows write_file; the policy does not.
+    let (req, preq) = call("write_file");
+    let v = guard.authorize(
+        &s.peer,
+        [2; 16],
+        Presented::Chain(chain),
+        &req,
+        &preq,
+        0,
+        at(NOW),
+    );
+    assert_eq!(reason(&v), Some("POLICY_DENIED"));
+    assert!(v.decision.denial().unwrap().message().contains("write_*"));
+    // The policy allows search; the capability does not.
+    let (req, preq) = call("search");
+    let v = guard.authorize(
+        &s.peer,
+        [3; 16],
+        Presented::Chain(chain),
+        &req,
+        &preq,
+        0,
+        at(NOW),
+    );
+    // (no scope item names the tool: denied by default as an unknown tool)
+    assert_eq!(reason(&v), Some("UNKNOWN_TOOL"));
+    // A stranger is refused by the default-deny policy before anything else.
+    let (req, preq) = call("read_file");
+    let v = guard.authorize(
+        "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        [4; 16],
+        Presented::Chain(chain),
+        &req,
+        &preq,
+        0,
+        at(NOW),
+    );
+    assert_eq!(reason(&v), Some("POLICY_DENIED"));
+}
+
+#[test]
+fn policy_runs_before_signature_verification() {
+    let s = setup("tool:write_file");
+    let mut forged = s.token.to_json();
+    let at_sig = forged.windows(6).position(|w| w == b"\"sig\":").unwrap() + 8;
+    forged[at_sig] ^= 1;
+    let forged = CapabilityToken::from_json(&forged).unwrap();
+    let mut guard = Guard::new(policy(&s.peer, ""), RateConfig::default());
+    let chain = core::slice::from_ref(&forged);
+    let (req, preq) = call("write_file");
+    let v = guard.authorize(
+        &s.peer,
+        [1; 16],
+        Presented::Chain(chain),
+        &req,
+        &preq,
+        0,
+        at(NOW),
+    );
+    assert_eq!(reason(&v), Some("POLICY_DENIED"));
+    let (req, preq) = call("read_file");
+    let v = guard.authorize(
+        &s.peer,
+        [1; 16],
+        Presented::Chain(chain),
+        &req,
+        &preq,
+        0,
+        at(NOW),
+    );
+    assert_eq!(reason(&v), Some("SIGNATURE_INVALID"));
+}
+
+#[test]
+fn follow_ups_come_from_the_cache_and_revocation_reaches_them() {
+    let s = setup("tool:read_file");
+    let mut guard = Guard::new(policy(&s.peer, ""), RateConfig::default());
+    let hash = Presented::Hash(s.token.capability_hash());
+    let (req, preq) = call("read_file");
+    // No full verification yet: the hash alone is not enough.
+    let v = guard.authorize(&s.peer, [9; 16], hash, &req, &preq, 0, at(NOW));
+    assert_eq!(reason(&v), Some("NO_CAPABILITY"));
+    let chain = Presented::Chain(core::slice::from_ref(&s.token));
+    assert!(
+        guard
+            .authorize(&s.peer, [9; 16], chain, &req, &preq, 0, at(NOW))
+            .decision
+            .is_allow()
+    );
+    assert!(
+        guard
+            .authorize(&s.peer, [9; 16], hash, &req, &preq, 0, at(NOW + 1))
+            .decision
+            .is_allow()
+    );
+    // Another session does not share the first one's verification.
+    let v = guard.authorize(&s.peer, [8; 16], hash, &req, &preq, 0, at(NOW + 1));
+    assert_eq!(reason(&v), Some("NO_CAPABILITY"));
+
+    let iss = Did::from(s.server.verifying_key()).to_string();
+    let revocation = Revocation::issue(
+        &s.server,
+        *s.token.capability_hash(),
+        &iss,
+        at(NOW + 2),
+        None,
+    )
+    .unwrap();
+    assert!(guard.revoke(&revocation).unwrap());
+    let v = guard.authorize(&s.peer, [9; 16], hash, &req, &preq, 0, at(NOW + 2));
+    assert_eq!(reason(&v), Some("REVOKED"));
+    let v = guard.authorize(&s.peer, [9; 16], chain, &req, &preq, 0, at(NOW + 2));
+    assert_eq!(reason(&v), Some("REVOKED"));
+    // After expiry the cached session is refused too.
+    let s2 = setup("tool:read_file tool:list");
+    let chain2 = Presented::Chain(core::slice::from_ref(&s2.token));
+    assert!(
+        guard
+            .authorize(&s2.peer, [7; 16], chain2, &req, &preq, 0, at(NOW))
+            .decision
+            .is_allow()
+    );
+    let hash2 = Presented::Hash(s2.token.capability_hash());
+    let v = guard.authorize(&s2.peer, [7; 16], hash2, &req, &preq, 0, at(NOW + 3601));
+    assert_eq!(reason(&v), Some("EXPIRED"));
+    // Expiry dropped the session; ending a live one forgets its verification too.
+    assert!(!guard.end_session(&[7; 16]));
+    assert!(
+        guard
+            .authorize(&s2.peer, [6; 16], chain2, &req, &preq, 0, at(NOW))
+            .decision
+            .is_allow()
+    );
+    assert!(guard.end_session(&[6; 16]));
+    let v = guard.authorize(&s2.peer, [6; 16], hash2, &req, &preq, 0, at(NOW));
+    assert_eq!(reason(&v), Some("NO_CAPABILITY"));
+}
+
+#[test]
+fn rate_limits_deny_in_hard_mode_and_warn_in_warn_mode() {
+    let s = setup("tool:read_file");
+    let rate = "rate = { requests_per_second = 1, burst = 2 }\n";
+    let chain = Presented::Chain(core::slice::from_ref(&s.token));
+    let hash = Presented::Hash(s.token.capability_hash());
+    let (req, preq) = call("read_file");
+
+    let mut hard = Guard::new(policy(&s.peer, rate), RateConfig::default());
+    assert!(
+        hard.authorize(&s.peer, [1; 16], chain, &req, &preq, 0, at(NOW))
+            .decision
+            .is_allow()
+    );
+    assert!(
+        hard.authorize(&s.peer, [1; 16], hash, &req, &preq, 0, at(NOW))
+            .decision
+            .is_allow()
+    );
+    let v = hard.authorize(&s.peer, [1; 16], hash, &req, &preq, 0, at(NOW));
+    assert_eq!(reason(&v), Some("RATE_LIMITED"));
+    // One second later one token has refilled.
+    assert!(
+        hard.authorize(&s.peer, [1; 16], hash, &req, &preq, 0, at(NOW + 1))
+            .decision
+            .is_allow()
+    );
+
+    let warn = RateConfig {
+        mode: BudgetMode::Warn,
+        peer_limit: RateLimit {
+            requests_per_second: 1,
+            burst: 1,
+            bytes_per_day: None,
+        },
+        ..RateConfig::default()
+    };
+    // No `rate` table in the policy: the guard's default limit applies.
+    let mut soft = Guard::new(policy(&s.peer, ""), warn);
+    let v = soft.authorize(&s.peer, [1; 16], chain, &req, &preq, 0, at(NOW));
+    assert!(v.decision.is_allow() && v.warning.is_none());
+    let v = soft.authorize(&s.peer, [1; 16], hash, &req, &preq, 0, at(NOW));
+    assert!(v.decision.is_allow());
+    assert!(
+        v.warning.is_some(),
+        "over the limit in warn mode: allowed with a warning"
+    );
+}
