@@ -10,10 +10,13 @@
 //! - [`report`] is the line-per-file output both share.
 //! - [`merkle`] runs the transparency-dev Merkle proof probes and the Merkle and signed-note
 //!   cross-check commands.
+//! - [`capability`] issues and verifies talos-acl capability tokens from JSON lines, for
+//!   cross-checks with other implementations.
 //! - [`trace`] replays and generates talos-v1.1 Double Ratchet traces (`ratchet-trace`).
 //!
 //! The `talos-conformance` binary is the command-line front end.
 
+pub mod capability;
 pub mod golden;
 pub mod merkle;
 pub mod report;

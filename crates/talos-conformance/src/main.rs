@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use talos_conformance::{golden, merkle, report::Report, upstream};
+use talos_conformance::{capability, golden, merkle, report::Report, upstream};
 
 #[derive(Parser)]
 #[command(name = "talos-conformance", version, about)]
@@ -96,6 +96,12 @@ enum Command {
         #[arg(long)]
         key: String,
     },
+    /// JSON lines `{"seed_hex", "sub", "scope", "iat", "exp"}` on stdin: print a capability
+    /// token (talos-acl) for each, issued by the seed's did:key, one canonical JSON per line.
+    CapabilityIssue,
+    /// JSON lines `{"token", "now"}` on stdin: print `valid <capability_hash>` or
+    /// `invalid <CODE>` for each (issuer key from the token's did:key, `now` in seconds).
+    CapabilityVerify,
     /// Verify the signed note on stdin with a Go `note` verifier key: print its text and exit
     /// 0, or print the reason and exit 1.
     NoteVerify {
@@ -140,6 +146,8 @@ fn main() -> ExitCode {
         }
         Command::NoteSign { key } => stdin_command(|input| merkle::note_sign(input, &key)),
         Command::NoteVerify { vkey } => note_verify(&vkey),
+        Command::CapabilityIssue => stdin_command(capability::issue),
+        Command::CapabilityVerify => stdin_command(capability::verify),
     }
 }
 

@@ -5,8 +5,11 @@ use std::path::Path;
 use crate::report::{Outcome, Report};
 use crate::util;
 
+mod acl;
 mod crypto;
+mod ledger;
 mod ratchet;
+mod rbac;
 mod wire;
 
 /// Upstream cases and fields we do not check, and why (see REFERENCE.md §11).
@@ -19,24 +22,18 @@ pub const SKIPPED: &[(&str, &str)] = &[
         "sdk/ratchet/wire_message_canonical.json#wire_message_nested_permutation.expected_wire_message_b64u",
         "the expected wire string encodes a dh truncated to 39 characters; the canonical JSON is still checked",
     ),
+    (
+        "audit_event_vectors.json#failure_meta_filtered.meta_redaction",
+        "the vector drops secret_key without the normative redaction markers (REFERENCE.md §6.4); its hash is still checked",
+    ),
 ];
 
 /// Files we have no handler for yet, by path prefix, and why.
 pub const NOT_YET: &[(&str, &str)] = &[
     (
-        "sdk/capability_verify.json",
-        "talos-acl is not implemented yet (issue 6)",
-    ),
-    ("rbac/", "talos-acl is not implemented yet (issue 6)"),
-    (
         "sdk/mcp_sign_verify.json",
         "talos-mcp is not implemented yet (issue 8)",
     ),
-    (
-        "audit_event_vectors.json",
-        "talos-ledger is not implemented yet (issue 7)",
-    ),
-    ("tga/", "talos-ledger is not implemented yet (issue 7)"),
     (
         "crypto/http_attestation_v1.json",
         "HTTP attestation v1 is optional (REFERENCE.md §1.5) and not implemented",
@@ -47,6 +44,12 @@ type Handler = fn(&talos_crypto::json::Value) -> Outcome;
 
 /// Handlers by path relative to the vector root.
 const HANDLERS: &[(&str, Handler)] = &[
+    ("audit_event_vectors.json", ledger::audit_event_vectors),
+    ("tga/golden_trace_chain.json", ledger::golden_trace_chain),
+    (
+        "tga/state_transition_vectors.json",
+        ledger::state_transition_vectors,
+    ),
     ("base64url.json", crypto::base64url),
     ("sdk/canonical_json.json", crypto::canonical_json),
     ("crypto/canonical_hash.json", crypto::canonical_hash),
@@ -74,6 +77,9 @@ const HANDLERS: &[(&str, Handler)] = &[
     ("sdk/ratchet/roundtrip_basic.json", ratchet::legacy_trace),
     ("sdk/ratchet/out_of_order.json", ratchet::legacy_trace),
     ("sdk/ratchet/max_skip.json", ratchet::legacy_trace),
+    ("sdk/capability_verify.json", acl::capability_verify),
+    ("rbac/scope_match_vectors.json", rbac::scope_match),
+    ("rbac/deny_by_default.json", rbac::deny_by_default),
 ];
 
 /// Runs every `.json` file under `dir`.

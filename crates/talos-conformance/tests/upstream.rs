@@ -44,6 +44,12 @@ const IMPLEMENTED: &[&str] = &[
     "sdk/ratchet/out_of_order.json",
     "sdk/ratchet/max_skip.json",
     "sdk/ratchet/roundtrip_basic.json",
+    // talos-acl
+    "sdk/capability_verify.json",
+    // talos-ledger
+    "audit_event_vectors.json",
+    "tga/golden_trace_chain.json",
+    "tga/state_transition_vectors.json",
 ];
 
 #[test]
