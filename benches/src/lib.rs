@@ -19,6 +19,8 @@ use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::{Rng as _, SeedableRng as _};
 use sha2::Digest as _;
 
+pub mod acl;
+pub mod acl_peer;
 pub mod ratchet;
 
 /// One KiB.

@@ -433,5 +433,126 @@ fn ratchet_seeds() -> Result<(), Box<dyn std::error::Error>> {
         "snapshot.cbor",
         &members[1].snapshot().to_bytes(),
     )?;
+    ledger_seeds()?;
+    acl_seeds()?;
+    Ok(())
+}
+
+/// Tokens signed with the key the acl_token target verifies with (seed 00…00), a revocation,
+/// and policy files, for the talos-acl targets.
+fn acl_seeds() -> Result<(), Box<dyn std::error::Error>> {
+    use talos_acl::revocation::Revocation;
+    use talos_acl::token::{CapabilityToken, TokenFields};
+    use talos_crypto::Timestamp;
+
+    let key = SigningKey::from_seed(&[0; 32]);
+    let iat = Timestamp::from_millis(1_700_000_000_000);
+    let exp = Timestamp::from_millis(1_700_003_600_000);
+    let mut constraints = json::Map::new();
+    constraints.insert(
+        "paths".into(),
+        json::Value::Array(vec!["repo/src/**".into(), "docs/*.md".into()]),
+    );
+    constraints.insert("max_arg_bytes".into(), json::Value::Number(4096u32.into()));
+    let tokens = [
+        TokenFields::new("did:talos:fuzz", "did:talos:recipient", "tool:fs", iat, exp),
+        TokenFields::new(
+            "did:talos:fuzz",
+            "did:talos:recipient",
+            "tool:fs/method:read tool:git/method:* tool:*/resource:repo/**",
+            iat,
+            exp,
+        )
+        .with_constraints(constraints),
+        TokenFields::new("did:talos:fuzz", "did:talos:recipient", "tools/call", iat, exp),
+    ];
+    let mut issued = Vec::new();
+    for (i, fields) in tokens.iter().enumerate() {
+        let token = CapabilityToken::issue(&key, fields)?;
+        write("acl_token", &format!("token{i}.json"), &token.to_json())?;
+        issued.push(token);
+    }
+    let child = TokenFields::new("did:talos:recipient", "did:talos:third", "tool:fs/method:read", iat, exp)
+        .with_parent(&issued[0]);
+    write("acl_token", "child.json", &CapabilityToken::issue(&key, &child)?.to_json())?;
+    let revocation = Revocation::issue(&key, *issued[0].capability_hash(), "did:talos:fuzz", iat, Some("test"))?;
+    write("acl_token", "revocation.json", &revocation.to_json())?;
+
+    let peer = talos_did::Did::from(key.verifying_key()).to_string();
+    write(
+        "acl_policy",
+        "policy.toml",
+        format!(
+            "default_allow = false\n\n[peers.\"{peer}\"]\nenabled = true\nallow_tools = [\"read_*\", \"list_directory\"]\n\
+             deny_tools = [\"write_*\"]\nallow_resources = [\"file:///repo/**\"]\ndeny_resources = [\"file:///repo/**/.env\"]\n\
+             rate = {{ requests_per_second = 10, burst = 20, bytes_per_day = 100000000 }}\n"
+        )
+        .as_bytes(),
+    )?;
+    write("acl_policy", "empty.toml", b"default_allow = true\n")?;
+    Ok(())
+}
+
+/// Signed checkpoints, key strings, proofs and blocks for the talos-ledger targets.
+fn ledger_seeds() -> Result<(), Box<dyn std::error::Error>> {
+    use talos_crypto::Timestamp;
+    use talos_ledger::block::{Block, Chain, ChainConfig, mine};
+    use talos_ledger::checkpoint::CheckpointSigner;
+    use talos_ledger::entry::{Body, Decision, Entry, ToolCall};
+    use talos_ledger::merkle::MerkleLog;
+
+    let key = SigningKey::from_seed(&[1; 32]);
+    let mut log = MerkleLog::new();
+    for i in 0u8..13 {
+        log.append(&[i; 7])?;
+    }
+    let mut signer = CheckpointSigner::new("example.com/fuzz", key.clone())?;
+    let note = signer.sign_log(&log)?;
+    write("ledger_note", "checkpoint.txt", &note.to_bytes())?;
+    write("ledger_note", "vkey.txt", signer.verifier().to_vkey().as_bytes())?;
+    write(
+        "ledger_note",
+        "peter.txt",
+        "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n\n\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n".as_bytes(),
+    )?;
+    for (i, (a, b)) in [(5u64, 13u64), (0, 13), (12, 13), (8, 13)].iter().enumerate() {
+        let mut input = a.to_le_bytes().to_vec();
+        input.extend_from_slice(&b.to_le_bytes());
+        input.extend_from_slice(&log.leaf_hash_at(*a)?);
+        for hash in log.inclusion_proof(*a, *b)? {
+            input.extend_from_slice(&hash);
+        }
+        write("ledger_proof", &format!("inclusion{i}.bin"), &input)?;
+    }
+
+    let sender = talos_did::Did::from(key.verifying_key()).to_string();
+    let t0 = 1_768_178_601_000;
+    let mut config = ChainConfig::default();
+    config.set_difficulty(0);
+    let genesis = Block::genesis_candidate(
+        &key.verifying_key(),
+        Vec::new(),
+        Timestamp::from_millis(t0),
+        0,
+    );
+    let genesis = mine(genesis, &key, 1).map_err(|_| "mining at difficulty 0")?;
+    write("ledger_block", "genesis.cbor", &genesis.to_cbor())?;
+    let chain = Chain::new(config, genesis).map_err(|r| format!("{:?}", r.codes()))?;
+    let entries = (0u8..3)
+        .map(|i| {
+            let call = ToolCall::new("read_file", [i; 32], Some([9; 32]), Decision::Allow, "", 7)?;
+            Ok(Entry::new(
+                [i; 16],
+                sender.as_str(),
+                u64::from(i),
+                Timestamp::from_millis(t0),
+                Body::ToolCall(call),
+            )?
+            .to_cbor())
+        })
+        .collect::<Result<Vec<_>, talos_ledger::entry::EntryError>>()?;
+    let block = chain.candidate(&key.verifying_key(), entries, Timestamp::from_millis(t0 + 1));
+    let block = mine(block, &key, 1).map_err(|_| "mining at difficulty 0")?;
+    write("ledger_block", "block1.cbor", &block.to_cbor())?;
     Ok(())
 }
