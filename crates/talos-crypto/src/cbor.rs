@@ -78,7 +78,7 @@ pub fn write_array_header(out: &mut Vec<u8>, len: usize) {
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CborError> {
     let mut reader = bytes;
     let value: T = ciborium::from_reader(&mut reader).map_err(|e| CborError::Malformed {
-        reason: e.to_string(),
+        reason: reason(e),
     })?;
     if !reader.is_empty() {
         return Err(CborError::Malformed {
@@ -86,6 +86,17 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CborError> {
         });
     }
     Ok(value)
+}
+
+/// A decoder error in words of our own (serde's messages for shape errors), so that error
+/// text does not depend on ciborium's `Debug` output.
+fn reason<E>(err: ciborium::de::Error<E>) -> String {
+    match err {
+        ciborium::de::Error::Io(_) => "unexpected end of input".into(),
+        ciborium::de::Error::Syntax(at) => format!("syntax error at byte {at}"),
+        ciborium::de::Error::Semantic(_, message) => message,
+        ciborium::de::Error::RecursionLimitExceeded => "nested too deeply".into(),
+    }
 }
 
 #[cfg(test)]
