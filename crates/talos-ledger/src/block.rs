@@ -1093,6 +1093,13 @@ impl Chain {
     }
 }
 
+impl From<&BlockDecodeError> for talos_crypto::ErrorCode {
+    /// Block bytes that do not decode are bad input, whatever is wrong with them.
+    fn from(_: &BlockDecodeError) -> Self {
+        Self::InvalidInput
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -498,3 +498,15 @@ impl Witness {
         Ok(note)
     }
 }
+
+impl From<&CheckpointError> for talos_crypto::ErrorCode {
+    /// As the note's error; an inconsistent checkpoint is a cryptographic failure; anything
+    /// else is malformed input or a refused request.
+    fn from(err: &CheckpointError) -> Self {
+        match err {
+            CheckpointError::Note(e) => e.into(),
+            CheckpointError::Inconsistent { .. } => Self::CryptoError,
+            _ => Self::InvalidInput,
+        }
+    }
+}

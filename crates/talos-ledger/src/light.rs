@@ -297,3 +297,17 @@ impl crate::validate::AnchorCheck for LightClient {
         self.keys.contains_key(origin)
     }
 }
+
+impl From<&LightError> for talos_crypto::ErrorCode {
+    /// Equivocation and a failed inclusion are cryptographic failures; the checkpoint's own
+    /// error maps as [`CheckpointError`] does; anything else is malformed input.
+    fn from(err: &LightError) -> Self {
+        match err {
+            LightError::Checkpoint(e) => e.into(),
+            LightError::Equivocation { .. } | LightError::Inclusion(ProofError::RootMismatch) => {
+                Self::CryptoError
+            }
+            _ => Self::InvalidInput,
+        }
+    }
+}

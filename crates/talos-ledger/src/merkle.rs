@@ -721,3 +721,14 @@ pub fn verify_consistency(
 fn ct_eq(a: &Hash, b: &Hash) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+impl From<&ProofError> for talos_crypto::ErrorCode {
+    /// A proof that does not lead to the root is a cryptographic failure; anything else is
+    /// malformed input.
+    fn from(err: &ProofError) -> Self {
+        match err {
+            ProofError::RootMismatch => Self::CryptoError,
+            _ => Self::InvalidInput,
+        }
+    }
+}

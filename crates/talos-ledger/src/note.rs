@@ -42,7 +42,7 @@ use core::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use talos_crypto::hash::Sha256;
-use talos_crypto::{Signature, SigningKey, VerifyingKey};
+use talos_crypto::{Signature, SigningKey, VerifyingKey, Zeroizing};
 
 /// The largest signed note accepted, in bytes.
 pub const MAX_NOTE_SIZE: usize = 1 << 20;
@@ -310,21 +310,18 @@ impl NoteSigner {
     }
 
     /// The private key string `PRIVATE+KEY+<name>+<hex key ID>+<base64(0x01 ‖ seed)>`. It
-    /// holds the secret: the caller must protect it.
+    /// holds the secret, and is wiped when dropped.
     #[must_use]
-    pub fn to_skey(&self) -> String {
+    pub fn to_skey(&self) -> Zeroizing<String> {
         let seed = self.key.to_seed();
-        let mut raw = [0u8; 33];
+        let mut raw = Zeroizing::new([0u8; 33]);
         raw[0] = ALG_ED25519;
         raw[1..].copy_from_slice(&seed[..]);
-        let out = format!(
+        let encoded = Zeroizing::new(STANDARD.encode(&raw[..]));
+        Zeroizing::new(format!(
             "PRIVATE+KEY+{}+{:08x}+{}",
-            self.name,
-            self.key_id,
-            STANDARD.encode(raw)
-        );
-        raw.fill(0);
-        out
+            self.name, self.key_id, *encoded
+        ))
     }
 
     /// The matching verifier.
@@ -603,5 +600,16 @@ impl fmt::Display for Note {
             s.write_line(&mut out);
         }
         f.write_str(&out)
+    }
+}
+
+impl From<&NoteError> for talos_crypto::ErrorCode {
+    /// A signature that fails, or none from a known key, is a cryptographic failure; anything
+    /// else is malformed input.
+    fn from(err: &NoteError) -> Self {
+        match err {
+            NoteError::InvalidSignature { .. } | NoteError::NoKnownSignature => Self::CryptoError,
+            _ => Self::InvalidInput,
+        }
     }
 }

@@ -27,7 +27,7 @@ fn sign_kat_byte_exact() {
     let signer = NoteSigner::from_skey(SKEY).unwrap();
     assert_eq!(signer.key_id(), 0xc74f_20a3);
     assert_eq!(signer.verifier().to_vkey(), VKEY);
-    assert_eq!(signer.to_skey(), SKEY);
+    assert_eq!(*signer.to_skey(), SKEY);
     let mut note = Note::new(TEXT).unwrap();
     note.sign(&signer).unwrap();
     assert_eq!(note.to_string(), format!("{TEXT}\n{PETER_SIG}"));
