@@ -46,6 +46,8 @@ const IMPLEMENTED: &[&str] = &[
     "sdk/ratchet/roundtrip_basic.json",
     // talos-acl
     "sdk/capability_verify.json",
+    "rbac/scope_match_vectors.json",
+    "rbac/deny_by_default.json",
     // talos-ledger
     "audit_event_vectors.json",
     "tga/golden_trace_chain.json",
