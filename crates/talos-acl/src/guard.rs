@@ -145,13 +145,17 @@ impl Guard {
         &self.revoked
     }
 
-    /// Adds a signed revocation; cached sessions that depend on the revoked token are denied
-    /// (and dropped) on their next request.
+    /// Adds a revocation of `token` signed by its issuer; cached sessions that depend on the
+    /// token are denied (and dropped) on their next request.
     ///
     /// # Errors
     /// As [`RevocationSet::insert`].
-    pub fn revoke(&mut self, revocation: &Revocation) -> Result<bool, RevocationError> {
-        self.revoked.insert(revocation)
+    pub fn revoke(
+        &mut self,
+        revocation: &Revocation,
+        token: &CapabilityToken,
+    ) -> Result<bool, RevocationError> {
+        self.revoked.insert(revocation, token)
     }
 
     /// Ends a session: its next request must present the full chain again.

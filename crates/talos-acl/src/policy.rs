@@ -673,3 +673,10 @@ impl Policy {
         default(PolicyReason::NoPatternMatched)
     }
 }
+
+impl From<&PolicyError> for talos_crypto::ErrorCode {
+    /// A policy file that does not load is bad input.
+    fn from(_: &PolicyError) -> Self {
+        Self::InvalidInput
+    }
+}

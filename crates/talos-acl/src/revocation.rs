@@ -17,19 +17,25 @@
 //! [`RevocationSet::generation`] so caches know when to re-check. Verification denies a chain
 //! if **any** link is in the set, so revoking a token revokes every token delegated from it.
 //!
+//! Only the token's issuer can revoke it: [`RevocationSet::insert`] takes the revoked token
+//! and checks that the revocation names it and is signed by the key of its `iss` DID.
+//!
 //! ```
 //! use talos_acl::revocation::{Revocation, RevocationSet};
+//! use talos_acl::token::{CapabilityToken, TokenFields};
 //! use talos_crypto::{SigningKey, Timestamp};
 //! use talos_did::Did;
 //!
 //! let key = SigningKey::from_seed(&[3; 32]);
 //! let issuer = Did::from(key.verifying_key()).to_string();
 //! let at = Timestamp::from_secs(1_700_000_100).unwrap();
-//! let rev = Revocation::issue(&key, [9; 32], &issuer, at, Some("leaked")).unwrap();
+//! let exp = Timestamp::from_secs(1_700_003_600).unwrap();
+//! let token = CapabilityToken::issue(&key, &TokenFields::new(&issuer, "did:talos:bob", "tool:fs", at, exp)).unwrap();
+//! let rev = Revocation::issue(&key, *token.capability_hash(), &issuer, at, Some("leaked")).unwrap();
 //! let parsed = Revocation::from_json(&rev.to_ledger_entry()).unwrap();
 //! let mut set = RevocationSet::default();
-//! assert!(set.insert(&parsed).unwrap()); // checks the signature by the issuer's did:key
-//! assert!(set.contains(&[9; 32]));
+//! assert!(set.insert(&parsed, &token).unwrap()); // signed by the token's issuer
+//! assert!(set.contains(token.capability_hash()));
 //! assert_eq!(set.generation(), 1);
 //! ```
 
@@ -316,6 +322,19 @@ impl Revocation {
     }
 }
 
+impl From<&RevocationError> for talos_crypto::ErrorCode {
+    /// A signature that does not verify (or an issuer with no key to verify it) is a
+    /// cryptographic failure; anything else is bad input.
+    fn from(err: &RevocationError) -> Self {
+        match err {
+            RevocationError::SignatureInvalid | RevocationError::UnresolvableIssuer => {
+                Self::CryptoError
+            }
+            _ => Self::InvalidInput,
+        }
+    }
+}
+
 /// The revocation set is full: refuse new capabilities or raise the capacity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("revocation set full ({capacity} entries)")]
@@ -373,14 +392,29 @@ impl RevocationSet {
         Ok(true)
     }
 
-    /// Verifies `revocation` against its issuer's did:key ([`Revocation::verify_did`]) and
-    /// adds its hash. The signature proves the issuer DID made it; when you hold the revoked
-    /// token, [`Revocation::verify_for`] also proves that DID is the token's issuer.
+    /// Verifies that `revocation` revokes `token` and is signed by the token's issuer (the key
+    /// of its `iss` DID), then adds the hash. A revocation signed by anyone else is refused:
+    /// the capability hash travels in the clear, so a revocation that only had to be
+    /// self-consistent would let anyone cancel anyone's capability. For an issuer whose key
+    /// is not a DID (e.g. `did:talos:<hex>`), check with [`Revocation::verify_for`] and use
+    /// [`insert_hash`](Self::insert_hash).
     ///
     /// # Errors
-    /// [`RevocationError`] if the signature does not verify or the set is full.
-    pub fn insert(&mut self, revocation: &Revocation) -> Result<bool, RevocationError> {
-        revocation.verify_did()?;
+    /// [`RevocationError::Mismatch`] if it names another token or issuer,
+    /// [`RevocationError::UnresolvableIssuer`], [`RevocationError::SignatureInvalid`], or a
+    /// full set.
+    pub fn insert(
+        &mut self,
+        revocation: &Revocation,
+        token: &CapabilityToken,
+    ) -> Result<bool, RevocationError> {
+        let key = token
+            .issuer()
+            .parse::<Did>()
+            .ok()
+            .and_then(|d| d.signing_key())
+            .ok_or(RevocationError::UnresolvableIssuer)?;
+        revocation.verify_for(token, &key)?;
         Ok(self.insert_hash(revocation.capability_hash)?)
     }
 

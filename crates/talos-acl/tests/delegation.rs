@@ -215,7 +215,7 @@ fn revoking_any_link_denies_the_chain() {
         .unwrap();
         rev.verify_for(link, &issuer.key.verifying_key()).unwrap();
         let mut set = RevocationSet::default();
-        assert!(set.insert(&rev).unwrap());
+        assert!(set.insert(&rev, link).unwrap());
         let d = Verifier::default()
             .verify(&chain, None, secs(NOW + 1), &set)
             .unwrap_err();
@@ -313,13 +313,30 @@ fn revocation_entries() {
     let tampered = text.replace("leaked", "lEaked");
     let t = Revocation::from_json(tampered.as_bytes()).unwrap();
     let mut set = RevocationSet::default();
-    assert_eq!(set.insert(&t), Err(RevocationError::SignatureInvalid));
+    assert_eq!(set.insert(&t, &r), Err(RevocationError::SignatureInvalid));
     assert_eq!(set.generation(), 0);
     // Signed by b while claiming a as issuer.
     let forged = Revocation::issue(&b.key, *r.capability_hash(), &a.did, secs(NOW), None).unwrap();
-    assert_eq!(set.insert(&forged), Err(RevocationError::SignatureInvalid));
-    assert!(set.insert(&parsed).unwrap());
-    assert!(!set.insert(&parsed).unwrap()); // already there: no new generation
+    assert_eq!(
+        set.insert(&forged, &r),
+        Err(RevocationError::SignatureInvalid)
+    );
+    // Signed by b in b's own name: a valid signature, but b did not issue the token.
+    let own_name =
+        Revocation::issue(&b.key, *r.capability_hash(), &b.did, secs(NOW), None).unwrap();
+    own_name.verify_did().unwrap();
+    assert!(matches!(
+        set.insert(&own_name, &r),
+        Err(RevocationError::Mismatch(_))
+    ));
+    // The right revocation, but presented for another token.
+    assert!(matches!(
+        set.insert(&parsed, &other),
+        Err(RevocationError::Mismatch(_))
+    ));
+    assert_eq!(set.generation(), 0);
+    assert!(set.insert(&parsed, &r).unwrap());
+    assert!(!set.insert(&parsed, &r).unwrap()); // already there: no new generation
     assert_eq!(set.generation(), 1);
     // Strict parsing.
     for bad in [

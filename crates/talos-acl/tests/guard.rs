@@ -177,7 +177,20 @@ fn follow_ups_come_from_the_cache_and_revocation_reaches_them() {
         None,
     )
     .unwrap();
-    assert!(guard.revoke(&revocation).unwrap());
+    // Someone else's "revocation" of the same hash is refused.
+    let mallory = SigningKey::from_seed(&[6; 32]);
+    let mallory_did = Did::from(mallory.verifying_key()).to_string();
+    let forged = Revocation::issue(
+        &mallory,
+        *s.token.capability_hash(),
+        &mallory_did,
+        at(NOW + 2),
+        None,
+    )
+    .unwrap();
+    assert!(guard.revoke(&forged, &s.token).is_err());
+    assert!(guard.revocations().is_empty());
+    assert!(guard.revoke(&revocation, &s.token).unwrap());
     let v = guard.authorize(&s.peer, [9; 16], hash, &req, &preq, 0, at(NOW + 2));
     assert_eq!(reason(&v), Some("REVOKED"));
     let v = guard.authorize(&s.peer, [9; 16], chain, &req, &preq, 0, at(NOW + 2));
