@@ -18,6 +18,10 @@ use talos_crypto::json::{Map, Value};
 use crate::report::{Cases, Outcome, Report};
 use crate::util::{self, expect_error, field, s, same, str_field};
 
+mod acl_chain;
+mod acl_policy;
+mod acl_revocation;
+mod acl_token;
 mod canonical_json;
 mod chunk_stream;
 mod did_document;
@@ -28,6 +32,10 @@ mod envelope;
 mod frame;
 mod identity;
 mod key_file;
+mod ledger_block;
+mod ledger_checkpoint;
+mod ledger_entry;
+mod ledger_merkle;
 mod ratchet_group;
 mod ratchet_x3dh;
 mod sealed_box;
@@ -143,6 +151,15 @@ pub const FAMILIES: &[Family] = &[
     did_trust::FAMILY,
     ratchet_group::FAMILY,
     ratchet_x3dh::FAMILY,
+    acl_token::FAMILY,
+    acl_chain::FAMILY,
+    acl_revocation::FAMILY,
+    acl_policy::FAMILY,
+    ledger_merkle::FAMILY,
+    ledger_checkpoint::FAMILY,
+    ledger_entry::FAMILY,
+    ledger_block::FAMILY,
+    ledger_block::REPORT_FAMILY,
 ];
 
 fn crypto_producer() -> String {
