@@ -90,23 +90,13 @@ pub fn verify_authorize(token: &BiscuitToken, tool: &str, method: &str, now: u64
     }
 }
 
-/// `secs` after the Unix epoch as an RFC 3339 date-time in UTC, the form biscuit's datalog
-/// takes for dates.
+/// `secs` after the Unix epoch as an RFC 3339 date-time in UTC (whole seconds), the form
+/// biscuit's datalog takes for dates.
 fn rfc3339(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
-    // Civil-from-days (Howard Hinnant's algorithm), for years after 1970.
-    let z = days as i64 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
+    talos_crypto::Timestamp::from_secs(secs)
+        .unwrap()
+        .to_string()
+        .replace(".000Z", "Z")
 }
 
 #[cfg(test)]

@@ -77,9 +77,8 @@ pub fn write_array_header(out: &mut Vec<u8>, len: usize) {
 /// [`CborError::Malformed`] for bytes that are not a `T`.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CborError> {
     let mut reader = bytes;
-    let value: T = ciborium::from_reader(&mut reader).map_err(|e| CborError::Malformed {
-        reason: reason(e),
-    })?;
+    let value: T = ciborium::from_reader(&mut reader)
+        .map_err(|e| CborError::Malformed { reason: reason(e) })?;
     if !reader.is_empty() {
         return Err(CborError::Malformed {
             reason: format!("{} trailing bytes", reader.len()),

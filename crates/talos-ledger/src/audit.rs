@@ -485,38 +485,9 @@ pub fn redact_meta(meta: &Map, allowlist: &[&str]) -> Map {
 /// after year 9999.
 #[must_use]
 pub fn format_ts(at: Timestamp) -> Option<String> {
-    let ms = at.as_millis();
-    let days = ms / 86_400_000;
-    let in_day = ms % 86_400_000;
-    let (y, m, d) = civil_from_days(days);
-    if y > 9999 {
-        return None;
-    }
-    let (h, min, s, milli) = (
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000,
-    );
-    Some(format!(
-        "{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z"
-    ))
-}
-
-/// Year, month, day of `days` since 1970-01-01 (proleptic Gregorian; H. Hinnant's
-/// `civil_from_days`, unsigned since days ≥ 0).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    // Shift the epoch to 0000-03-01 so leap days fall at the end of each era's year.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
+    /// 10000-01-01T00:00:00Z in milliseconds.
+    const YEAR_10000: u64 = 253_402_300_800_000;
+    (at.as_millis() < YEAR_10000).then(|| at.to_string())
 }
 
 /// Checks an event without `event_hash` against the contract.

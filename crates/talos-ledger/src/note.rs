@@ -170,25 +170,9 @@ impl NoteVerifier {
     /// # Errors
     /// [`NoteError::InvalidKey`], [`NoteError::InvalidName`] or [`NoteError::KeyIdMismatch`].
     pub fn from_vkey(vkey: &str) -> Result<Self, NoteError> {
-        let (name, rest) = vkey
-            .split_once('+')
-            .ok_or(NoteError::InvalidKey("missing '+'"))?;
-        let (id_hex, key_b64) = rest
-            .split_once('+')
-            .ok_or(NoteError::InvalidKey("missing '+'"))?;
-        check_name(name)?;
-        let claimed = parse_key_id(id_hex)?;
-        let raw = STANDARD
-            .decode(key_b64)
-            .map_err(|_| NoteError::InvalidKey("bad base64"))?;
-        let (&alg, pk) = raw
-            .split_first()
-            .ok_or(NoteError::InvalidKey("empty key"))?;
-        if alg != ALG_ED25519 {
-            return Err(NoteError::InvalidKey("unsupported key type"));
-        }
+        let (name, claimed, raw) = split_key(vkey)?;
         let key =
-            VerifyingKey::from_slice(pk).map_err(|_| NoteError::InvalidKey("bad public key"))?;
+            VerifyingKey::from_slice(&raw).map_err(|_| NoteError::InvalidKey("bad public key"))?;
         let actual = key_id(name, &key);
         if actual != claimed {
             return Err(NoteError::KeyIdMismatch { claimed, actual });
@@ -279,25 +263,9 @@ impl NoteSigner {
         let rest = skey
             .strip_prefix("PRIVATE+KEY+")
             .ok_or(NoteError::InvalidKey("missing PRIVATE+KEY+"))?;
-        let (name, rest) = rest
-            .split_once('+')
-            .ok_or(NoteError::InvalidKey("missing '+'"))?;
-        let (id_hex, key_b64) = rest
-            .split_once('+')
-            .ok_or(NoteError::InvalidKey("missing '+'"))?;
-        check_name(name)?;
-        let claimed = parse_key_id(id_hex)?;
-        let raw = STANDARD
-            .decode(key_b64)
-            .map_err(|_| NoteError::InvalidKey("bad base64"))?;
-        let (&alg, seed) = raw
-            .split_first()
-            .ok_or(NoteError::InvalidKey("empty key"))?;
-        if alg != ALG_ED25519 {
-            return Err(NoteError::InvalidKey("unsupported key type"));
-        }
+        let (name, claimed, raw) = split_key(rest)?;
         let key =
-            SigningKey::from_seed_slice(seed).map_err(|_| NoteError::InvalidKey("bad seed"))?;
+            SigningKey::from_seed_slice(&raw).map_err(|_| NoteError::InvalidKey("bad seed"))?;
         let actual = key_id(name, &key.verifying_key());
         if actual != claimed {
             return Err(NoteError::KeyIdMismatch { claimed, actual });
@@ -612,4 +580,30 @@ impl From<&NoteError> for talos_crypto::ErrorCode {
             _ => Self::InvalidInput,
         }
     }
+}
+
+/// Splits `<name>+<hex key ID>+<base64(0x01 ‖ key)>` (the part both key strings share; the
+/// base64 may itself contain `+`) and checks the name and the key type. The key bytes are
+/// wiped when dropped, since for a signer they are its seed.
+fn split_key(text: &str) -> Result<(&str, u32, Zeroizing<Vec<u8>>), NoteError> {
+    let (name, rest) = text
+        .split_once('+')
+        .ok_or(NoteError::InvalidKey("missing '+'"))?;
+    let (id_hex, key_b64) = rest
+        .split_once('+')
+        .ok_or(NoteError::InvalidKey("missing '+'"))?;
+    check_name(name)?;
+    let claimed = parse_key_id(id_hex)?;
+    let mut raw = Zeroizing::new(
+        STANDARD
+            .decode(key_b64)
+            .map_err(|_| NoteError::InvalidKey("bad base64"))?,
+    );
+    match raw.first() {
+        None => return Err(NoteError::InvalidKey("empty key")),
+        Some(&ALG_ED25519) => {}
+        Some(_) => return Err(NoteError::InvalidKey("unsupported key type")),
+    }
+    raw.remove(0);
+    Ok((name, claimed, raw))
 }
