@@ -435,6 +435,41 @@ fn ratchet_seeds() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     ledger_seeds()?;
     acl_seeds()?;
+    mcp_seeds()?;
+    Ok(())
+}
+
+/// Signed MCP frames (seed 00…00, the key the mcp_frame target verifies with).
+fn mcp_seeds() -> Result<(), Box<dyn std::error::Error>> {
+    use talos_mcp::frame::{McpMessage, McpResponse, ResultCode, Signed, payload_hash};
+
+    let key = SigningKey::from_seed(&[0; 32]);
+    let request = json::parse(br#"{"id":"req-123","jsonrpc":"2.0","method":"tools/call","params":{"arguments":{"city":"Paris"},"name":"weather"}}"#)?;
+    let message = McpMessage {
+        session_id: "sess-uuid-42".into(),
+        correlation_id: "corr-uuid-99".into(),
+        peer_id: "did:talos:peer".into(),
+        issued_at: 1_700_000_100,
+        request_hash: payload_hash(&request),
+        tool: "tools/call".into(),
+        method: "weather/get".into(),
+        capability_hash: [7; 32],
+        capability: None,
+    };
+    write("mcp_frame", "message.json", &Signed::sign(message, &key)?.to_json())?;
+    let response = McpResponse {
+        session_id: "sess-uuid-42".into(),
+        correlation_id: "corr-uuid-99".into(),
+        peer_id: "did:talos:server".into(),
+        issued_at: 1_700_000_101,
+        response_hash: [9; 32],
+        tool: "tools/call".into(),
+        method: "weather/get".into(),
+        result_code: ResultCode::Deny,
+        denial_reason: Some("SCOPE_MISMATCH".into()),
+        mcp_id: Some(json::Value::from("req-123")),
+    };
+    write("mcp_frame", "response.json", &Signed::sign(response, &key)?.to_json())?;
     Ok(())
 }
 

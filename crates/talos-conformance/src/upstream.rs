@@ -8,6 +8,7 @@ use crate::util;
 mod acl;
 mod crypto;
 mod ledger;
+mod mcp;
 mod ratchet;
 mod rbac;
 mod wire;
@@ -29,16 +30,10 @@ pub const SKIPPED: &[(&str, &str)] = &[
 ];
 
 /// Files we have no handler for yet, by path prefix, and why.
-pub const NOT_YET: &[(&str, &str)] = &[
-    (
-        "sdk/mcp_sign_verify.json",
-        "talos-mcp is not implemented yet (issue 8)",
-    ),
-    (
-        "crypto/http_attestation_v1.json",
-        "HTTP attestation v1 is optional (REFERENCE.md §1.5) and not implemented",
-    ),
-];
+pub const NOT_YET: &[(&str, &str)] = &[(
+    "crypto/http_attestation_v1.json",
+    "HTTP attestation v1 is optional (REFERENCE.md §1.5) and not implemented",
+)];
 
 type Handler = fn(&talos_crypto::json::Value) -> Outcome;
 
@@ -77,6 +72,7 @@ const HANDLERS: &[(&str, Handler)] = &[
     ("sdk/ratchet/roundtrip_basic.json", ratchet::legacy_trace),
     ("sdk/ratchet/out_of_order.json", ratchet::legacy_trace),
     ("sdk/ratchet/max_skip.json", ratchet::legacy_trace),
+    ("sdk/mcp_sign_verify.json", mcp::mcp_sign_verify),
     ("sdk/capability_verify.json", acl::capability_verify),
     ("rbac/scope_match_vectors.json", rbac::scope_match),
     ("rbac/deny_by_default.json", rbac::deny_by_default),

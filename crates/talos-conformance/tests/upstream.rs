@@ -48,6 +48,8 @@ const IMPLEMENTED: &[&str] = &[
     "sdk/capability_verify.json",
     "rbac/scope_match_vectors.json",
     "rbac/deny_by_default.json",
+    // talos-mcp
+    "sdk/mcp_sign_verify.json",
     // talos-ledger
     "audit_event_vectors.json",
     "tga/golden_trace_chain.json",
