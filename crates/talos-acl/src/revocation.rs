@@ -48,7 +48,7 @@ use talos_crypto::json::{self, JsonError, Map, Number, Value};
 use talos_crypto::{Signature, SigningKey, Timestamp, VerifyingKey, base64url};
 use talos_did::Did;
 
-use crate::token::{CapabilityHash, CapabilityToken, parse_hash};
+use crate::token::{CapabilityHash, CapabilityToken};
 
 /// The ledger entry kind under which revocations are recorded.
 pub const LEDGER_KIND: &str = "capability_revoked";
@@ -198,9 +198,9 @@ impl Revocation {
             _ => return Err(RevocationError::Shape("sig missing or not a string")),
         };
         let capability_hash = match map.get("capability_hash") {
-            Some(Value::String(s)) => parse_hash(s).ok_or(RevocationError::Shape(
-                "capability_hash is not 64 lowercase hex",
-            ))?,
+            Some(Value::String(s)) => talos_crypto::hash::from_hex(s).ok_or(
+                RevocationError::Shape("capability_hash is not 64 lowercase hex"),
+            )?,
             _ => {
                 return Err(RevocationError::Shape(
                     "capability_hash missing or not a string",

@@ -319,10 +319,12 @@ impl CapabilityToken {
         }
         let parent = match map.get("parent") {
             None => None,
-            Some(Value::String(p)) => Some(parse_hash(p).ok_or(TokenError::Invalid {
-                member: "parent",
-                reason: "is not 64 lowercase hex digits",
-            })?),
+            Some(Value::String(p)) => {
+                Some(talos_crypto::hash::from_hex(p).ok_or(TokenError::Invalid {
+                    member: "parent",
+                    reason: "is not 64 lowercase hex digits",
+                })?)
+            }
             Some(_) => {
                 return Err(TokenError::Invalid {
                     member: "parent",
@@ -574,29 +576,6 @@ fn get_secs(map: &Map, member: &'static str) -> Result<u64, TokenError> {
             member,
             reason: "is not an integer",
         }),
-    }
-}
-
-/// 64 lowercase hex digits → 32 bytes.
-pub(crate) fn parse_hash(text: &str) -> Option<CapabilityHash> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0_u8; 32];
-    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        let hi = nibble(*pair.first()?)?;
-        let lo = nibble(*pair.get(1)?)?;
-        *o = (hi << 4) | lo;
-    }
-    Some(out)
-}
-
-const fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
     }
 }
 

@@ -187,9 +187,45 @@ pub fn to_hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The inverse of [`to_hex`] for a fixed length: exactly `2 × N` lowercase hex digits, or
+/// `None` (uppercase, odd length and other characters are refused, so each value has one
+/// accepted spelling).
+#[must_use]
+pub fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    const fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        }
+    }
+    let bytes = text.as_bytes();
+    if bytes.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let [hi, lo] = pair else { return None };
+        *o = (nibble(*hi)? << 4) | nibble(*lo)?;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_round_trip_and_strictness() {
+        let bytes: [u8; 4] = [0x00, 0x0a, 0xf0, 0xff];
+        assert_eq!(to_hex(&bytes), "000af0ff");
+        assert_eq!(from_hex::<4>("000af0ff"), Some(bytes));
+        assert_eq!(from_hex::<4>("000AF0FF"), None);
+        assert_eq!(from_hex::<4>("000af0f"), None);
+        assert_eq!(from_hex::<4>("000af0ff00"), None);
+        assert_eq!(from_hex::<4>("000af0fg"), None);
+        assert_eq!(from_hex::<4>("+00af0ff"), None);
+    }
 
     #[test]
     fn hkdf_length_limit() {

@@ -54,8 +54,9 @@
 use core::net::IpAddr;
 
 use subtle::ConstantTimeEq as _;
+use talos_crypto::hash::{self, from_hex};
 use talos_crypto::json::{self, JsonError, Map, Number, Value};
-use talos_crypto::{ErrorCode, Timestamp, hash};
+use talos_crypto::{ErrorCode, Timestamp};
 
 /// `schema_id`.
 pub const SCHEMA_ID: &str = "talos.audit_event";
@@ -329,7 +330,7 @@ impl AuditEvent {
             reason: "not an object",
         })?;
         let claimed = match map.get("event_hash") {
-            Some(Value::String(h)) => parse_hex32(h).ok_or(AuditError::Invalid {
+            Some(Value::String(h)) => from_hex::<32>(h).ok_or(AuditError::Invalid {
                 field: "event_hash",
                 reason: "not 64 lowercase hex digits",
             })?,
@@ -632,7 +633,7 @@ fn check_http(h: &Map) -> Result<(), AuditError> {
     match present {
         0 => Ok(()),
         3 => {
-            if parse_hex32(string(h, "client_ip_hash", 64, 64)?).is_none() {
+            if from_hex::<32>(string(h, "client_ip_hash", 64, 64)?).is_none() {
                 return Err(AuditError::Invalid {
                     field: "client_ip_hash",
                     reason: "not 64 lowercase hex digits",
@@ -761,25 +762,6 @@ fn is_ts(s: &str) -> bool {
         })
 }
 
-/// 64 lowercase hex digits.
-pub(crate) fn parse_hex32(s: &str) -> Option<[u8; 32]> {
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; 32];
-    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-        let [hi, lo] = pair else { return None };
-        *o = nibble(*hi)? << 4 | nibble(*lo)?;
-    }
-    Some(out)
-}
-
 /// Checks an entry's audit event: canonical JSON of a valid event whose hash matches.
 pub(crate) fn check_entry_event(bytes: &[u8]) -> Result<(), &'static str> {
     let event = AuditEvent::from_json(bytes).map_err(|_| "not a valid audit event")?;
@@ -868,8 +850,8 @@ mod tests {
         ] {
             assert!(!is_uuidv7(bad), "{bad}");
         }
-        assert_eq!(parse_hex32(&"0a".repeat(32)), Some([10; 32]));
-        assert_eq!(parse_hex32(&"0A".repeat(32)), None);
+        assert_eq!(from_hex::<32>(&"0a".repeat(32)), Some([10; 32]));
+        assert_eq!(from_hex::<32>(&"0A".repeat(32)), None);
         assert_eq!(
             canonical_ip("2001:0db8:0000::0001").as_deref(),
             Some("2001:db8::1")

@@ -62,7 +62,7 @@ use subtle::ConstantTimeEq as _;
 use talos_crypto::json::{JsonError, Map, Value};
 use talos_crypto::{ErrorCode, hash};
 
-use crate::audit::parse_hex32 as hex32;
+use talos_crypto::hash::from_hex;
 
 /// `_digest_alg`.
 pub const DIGEST_ALG: &str = "sha256";
@@ -276,7 +276,7 @@ fn check_artifact(value: &Value, kind: ArtifactType) -> Result<Checked<'_>, TgaE
             reason: "not sha256",
         });
     }
-    let claimed = hex32(str_member(map, "_digest")?).ok_or(TgaError::Malformed {
+    let claimed = from_hex::<32>(str_member(map, "_digest")?).ok_or(TgaError::Malformed {
         field: "_digest",
         reason: "not 64 lowercase hex digits",
     })?;
@@ -294,10 +294,11 @@ fn link(
     id_member: &'static str,
     earlier: Checked<'_>,
 ) -> Result<(), TgaError> {
-    let named = hex32(str_member(later.map, digest_member)?).ok_or(TgaError::Malformed {
-        field: digest_member,
-        reason: "not 64 lowercase hex digits",
-    })?;
+    let named =
+        from_hex::<32>(str_member(later.map, digest_member)?).ok_or(TgaError::Malformed {
+            field: digest_member,
+            reason: "not 64 lowercase hex digits",
+        })?;
     if !bool::from(named.ct_eq(&earlier.digest)) {
         return Err(TgaError::BrokenLink(digest_member));
     }
@@ -370,7 +371,7 @@ impl LogEntry {
         let digest_member = |field: &'static str| -> Result<Option<[u8; 32]>, TgaError> {
             match map.get(field) {
                 None | Some(Value::Null) => Ok(None),
-                Some(Value::String(h)) => hex32(h).map(Some).ok_or(TgaError::Malformed {
+                Some(Value::String(h)) => from_hex::<32>(h).map(Some).ok_or(TgaError::Malformed {
                     field,
                     reason: "not 64 lowercase hex digits",
                 }),

@@ -37,7 +37,7 @@
 //! # Ok::<(), Box<dyn core::error::Error>>(())
 //! ```
 
-use talos_crypto::hash::{sha256, to_hex};
+use talos_crypto::hash::{from_hex, sha256, to_hex};
 use talos_crypto::json::{self, Map, Number, Value};
 use talos_crypto::{Signature, SigningKey, VerifyingKey, base64url};
 
@@ -182,12 +182,16 @@ pub struct McpResponse {
     pub mcp_id: Option<Value>,
 }
 
-/// A frame and its signature, with the exact JSON it was read from or written as.
+/// A frame and its signature, with the canonical JSON that was signed and the canonical JSON
+/// of the whole frame.
 #[derive(Clone, Debug)]
 pub struct Signed<T> {
     frame: T,
     signature: Signature,
+    /// `canon(frame ∖ sig)`.
     signing: Vec<u8>,
+    /// `canon(frame)`, `sig` included.
+    json: Vec<u8>,
 }
 
 impl<T: FrameBody> Signed<T> {
@@ -203,13 +207,23 @@ impl<T: FrameBody> Signed<T> {
         let mut map = members;
         map.insert("type".into(), Value::from(T::TYPE));
         map.insert("protocol_version".into(), Value::from(PROTOCOL_VERSION));
-        let signing = Value::Object(map).to_canonical_vec();
+        let signing = Value::Object(map.clone()).to_canonical_vec();
         let signature = key.sign(&signing);
-        Ok(Self {
-            frame: checked,
+        Ok(Self::assemble(checked, map, signing, signature))
+    }
+
+    /// `map` is the frame without `sig`, `signing` its canonical JSON.
+    fn assemble(frame: T, mut map: Map, signing: Vec<u8>, signature: Signature) -> Self {
+        map.insert(
+            "sig".into(),
+            Value::from(base64url::encode(&signature.to_bytes())),
+        );
+        Self {
+            frame,
             signature,
             signing,
-        })
+            json: Value::Object(map).to_canonical_vec(),
+        }
     }
 
     /// Parses a frame strictly (see the [module docs](self)); does not verify it.
@@ -239,13 +253,11 @@ impl<T: FrameBody> Signed<T> {
             return Err(FrameError::WrongType(T::TYPE));
         }
         let signing = Value::Object(map.clone()).to_canonical_vec();
-        map.remove("type");
-        map.remove("protocol_version");
-        Ok(Self {
-            frame: T::from_members(map)?,
-            signature: sig,
-            signing,
-        })
+        let mut members = map.clone();
+        members.remove("type");
+        members.remove("protocol_version");
+        let frame = T::from_members(members)?;
+        Ok(Self::assemble(frame, map, signing, sig))
     }
 
     /// Checks the signature with the sender's key.
@@ -272,14 +284,7 @@ impl<T: FrameBody> Signed<T> {
     /// The frame as canonical JSON, `sig` included.
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
-        let Ok(Value::Object(mut map)) = json::parse(&self.signing) else {
-            return Vec::new(); // unreachable: `signing` is canonical JSON of an object
-        };
-        map.insert(
-            "sig".into(),
-            Value::from(base64url::encode(&self.signature.to_bytes())),
-        );
-        Value::Object(map).to_canonical_vec()
+        self.json.clone()
     }
 }
 
@@ -301,26 +306,10 @@ fn seconds(map: &mut Map, name: &'static str) -> Result<u64, FrameError> {
 
 fn hash(map: &mut Map, name: &'static str) -> Result<Hash, FrameError> {
     match map.remove(name) {
-        Some(Value::String(s)) => parse_hex(&s).ok_or(FrameError::Malformed(name)),
+        Some(Value::String(s)) => from_hex(&s).ok_or(FrameError::Malformed(name)),
         Some(_) => Err(FrameError::Malformed(name)),
         None => Err(FrameError::Missing(name)),
     }
-}
-
-fn parse_hex(text: &str) -> Option<Hash> {
-    if text.len() != 64
-        || !text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (o, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-        let s = core::str::from_utf8(pair).ok()?;
-        *o = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(out)
 }
 
 fn no_more(map: Map) -> Result<(), FrameError> {
