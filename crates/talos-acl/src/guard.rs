@@ -10,8 +10,8 @@
 //!    [`DenyReason::RateLimited`] in [`BudgetMode::Hard`](crate::rate::BudgetMode::Hard); in
 //!    `Warn` mode the request goes on and the [`Verdict`] carries the warning;
 //! 3. the capability: a session's first request presents the chain ([`Presented::Chain`]),
-//!    which is verified in full and, when it allows the request, admitted to the
-//!    [`SessionCache`]; later requests present only the leaf's `capability_hash`
+//!    which is verified in full and, when valid, admitted to the [`SessionCache`] whether or
+//!    not it allows this request (a tunnel can also admit it alone with [`Guard::admit`]); later requests present only the leaf's `capability_hash`
 //!    ([`Presented::Hash`]) and are decided from the cache, or denied with
 //!    [`DenyReason::NoCapability`] when the session is not cached ("full verification
 //!    required").
@@ -163,6 +163,72 @@ impl Guard {
         self.cache.remove(session)
     }
 
+    /// Verifies `chain` (root first) at `now` and admits it to the session cache for
+    /// `session`, without deciding a request: a tunnel does this when a session presents its
+    /// capability on a request that is not itself checked against it (`initialize`, a list).
+    ///
+    /// # Errors
+    /// The [`Denial`] of the verification (signature, expiry, revocation, chain rules), or
+    /// [`DenyReason::Malformed`] when the leaf's scope cannot be compiled.
+    pub fn admit(
+        &mut self,
+        session: SessionId,
+        chain: &[CapabilityToken],
+        root_key: Option<&VerifyingKey>,
+        now: Timestamp,
+    ) -> Result<(), Denial> {
+        let verified = self.verifier.verify(chain, root_key, now, &self.revoked)?;
+        if self.cache.admit(session, verified) {
+            Ok(())
+        } else {
+            Err(Denial::new(
+                DenyReason::Malformed,
+                "the capability's scope cannot be compiled".to_owned(),
+            ))
+        }
+    }
+
+    /// Whether a follow-up of `session` presenting `hash` may call `request`'s tool (method,
+    /// resource) with some arguments, without counting against any rate limit: the policy,
+    /// then the cached capability's scope and tool constraints
+    /// ([`CompiledPolicy::authorize_target`](crate::verify::CompiledPolicy::authorize_target)).
+    /// Lists are filtered with this, so that a peer is shown exactly what it may call.
+    pub fn check(
+        &mut self,
+        peer: &str,
+        session: SessionId,
+        hash: &CapabilityHash,
+        request: &Request<'_>,
+        policy_request: &PolicyRequest<'_>,
+        now: Timestamp,
+    ) -> Decision {
+        let policy = self.policy.evaluate(peer, policy_request);
+        if !policy.is_allowed() {
+            return Decision::Deny(Denial::new(DenyReason::PolicyDenied, policy.to_string()));
+        }
+        self.cache
+            .decide(session, hash, now, &self.revoked, |policy| {
+                policy.authorize_target(request)
+            })
+            .unwrap_or_else(|e| {
+                Decision::Deny(Denial::new(DenyReason::NoCapability, e.to_string()))
+            })
+    }
+
+    fn cached(
+        &mut self,
+        session: SessionId,
+        hash: &CapabilityHash,
+        request: &Request<'_>,
+        now: Timestamp,
+    ) -> Decision {
+        self.cache
+            .authorize_fast(session, hash, request, now, &self.revoked)
+            .unwrap_or_else(|e| {
+                Decision::Deny(Denial::new(DenyReason::NoCapability, e.to_string()))
+            })
+    }
+
     /// Decides `request` of `peer` (its DID, as the policy names it) in `session` at `now`.
     /// `policy_request` is the same request as the policy sees it (tool name or resource URI),
     /// `cost_bytes` its size for the byte budget, and `root_key` the root issuer's key when it
@@ -220,20 +286,16 @@ impl Guard {
                 }
             };
         let decision = match presented {
-            Presented::Hash(hash) => self
-                .cache
-                .authorize_fast(session, hash, request, now, &self.revoked)
-                .unwrap_or_else(|e| {
-                    Decision::Deny(Denial::new(DenyReason::NoCapability, e.to_string()))
-                }),
+            Presented::Hash(hash) => self.cached(session, hash, request, now),
             Presented::Chain(chain) => {
                 match self.verifier.verify(chain, root_key, now, &self.revoked) {
                     Err(denial) => Decision::Deny(denial),
                     Ok(verified) => {
+                        // The chain is valid whatever this request asks: the session keeps it,
+                        // so that a first request outside the scope does not force every
+                        // follow-up to present the chain again.
                         let decision = verified.authorize(request);
-                        if decision.is_allow() {
-                            self.cache.admit(session, verified);
-                        }
+                        self.cache.admit(session, verified);
                         decision
                     }
                 }

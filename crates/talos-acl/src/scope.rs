@@ -505,6 +505,27 @@ impl Constraints {
     /// The [`ConstraintViolation`] found first (`tool`, `method`, `allowed_tools`, `paths`,
     /// then size).
     pub fn check(&self, request: &Request<'_>) -> Result<(), ConstraintViolation> {
+        self.check_target(request)?;
+        if let Some(paths) = &self.paths {
+            match request.path {
+                Some(p) if paths.iter().any(|g| g.matches(p)) => {}
+                _ => return Err(ConstraintViolation::Path),
+            }
+        }
+        if let Some(max) = self.max_arg_bytes
+            && u64::try_from(request.arg_bytes).map_or(true, |n| n > max)
+        {
+            return Err(ConstraintViolation::ArgBytes);
+        }
+        Ok(())
+    }
+
+    /// The constraints on the tool and method only (`tool`, `method`, `allowed_tools`), not
+    /// those on a call's arguments.
+    ///
+    /// # Errors
+    /// As [`check`](Self::check).
+    pub fn check_target(&self, request: &Request<'_>) -> Result<(), ConstraintViolation> {
         if let Some(tool) = &self.tool
             && !tool.matches(request.tool)
         {
@@ -519,17 +540,6 @@ impl Constraints {
             && !tools.iter().any(|g| g.matches(request.tool))
         {
             return Err(ConstraintViolation::Tool);
-        }
-        if let Some(paths) = &self.paths {
-            match request.path {
-                Some(p) if paths.iter().any(|g| g.matches(p)) => {}
-                _ => return Err(ConstraintViolation::Path),
-            }
-        }
-        if let Some(max) = self.max_arg_bytes
-            && u64::try_from(request.arg_bytes).map_or(true, |n| n > max)
-        {
-            return Err(ConstraintViolation::ArgBytes);
         }
         Ok(())
     }

@@ -71,7 +71,7 @@ use talos_crypto::{ErrorCode, Signature, Timestamp, VerifyingKey, verify_batch};
 use talos_did::Did;
 
 use crate::revocation::RevocationSet;
-use crate::scope::{CompiledScope, Constraints, Request, ScopeDenial};
+use crate::scope::{CompiledScope, ConstraintViolation, Constraints, Request, ScopeDenial};
 use crate::token::{CapabilityHash, CapabilityToken};
 
 /// Delegations allowed below the root by default: a chain holds at most 1 + 3 tokens.
@@ -283,6 +283,22 @@ impl CompiledPolicy {
     /// Scope, then every link's constraints (steps 6–7). Allocates nothing, also when it
     /// denies.
     pub fn authorize(&self, request: &Request<'_>) -> Decision {
+        self.decide(request, Constraints::check)
+    }
+
+    /// Whether some call of `request`'s tool (method, resource) could be allowed: the scope
+    /// and the constraints on the tool and method, but not those on a call's arguments
+    /// (`paths`, `max_arg_bytes`). A tunnel filters lists with this, so that it lists exactly
+    /// the tools a peer may call with some arguments.
+    pub fn authorize_target(&self, request: &Request<'_>) -> Decision {
+        self.decide(request, Constraints::check_target)
+    }
+
+    fn decide(
+        &self,
+        request: &Request<'_>,
+        constraint: impl Fn(&Constraints, &Request<'_>) -> Result<(), ConstraintViolation>,
+    ) -> Decision {
         match self.scope.check(request) {
             Ok(()) => {}
             Err(ScopeDenial::UnknownTool) => {
@@ -299,7 +315,7 @@ impl CompiledPolicy {
             }
         }
         for c in &self.constraints {
-            if let Err(v) = c.check(request) {
+            if let Err(v) = constraint(c, request) {
                 return Decision::Deny(Denial::new(DenyReason::ConstraintViolation, v.message()));
             }
         }

@@ -268,3 +268,73 @@ fn rate_limits_deny_in_hard_mode_and_warn_in_warn_mode() {
         "over the limit in warn mode: allowed with a warning"
     );
 }
+
+#[test]
+fn admit_then_check_lists_what_may_be_called_without_spending_rate() {
+    use talos_acl::verify::Decision;
+    let s = setup("tool:read_file tool:fs/method:read");
+    let mut guard = Guard::new(
+        policy(&s.peer, "rate = { requests_per_second = 1, burst = 1 }"),
+        RateConfig::default(),
+    );
+    let session = [3; 16];
+    let hash = *s.token.capability_hash();
+    // Before admission, nothing may be listed.
+    let (read, read_policy) = call("read_file");
+    assert_eq!(
+        guard
+            .check(&s.peer, session, &hash, &read, &read_policy, at(NOW))
+            .deny_reason(),
+        Some(DenyReason::NoCapability)
+    );
+    guard
+        .admit(session, core::slice::from_ref(&s.token), None, at(NOW))
+        .unwrap();
+    for _ in 0..5 {
+        assert_eq!(
+            guard.check(&s.peer, session, &hash, &read, &read_policy, at(NOW)),
+            Decision::Allow
+        );
+    }
+    let (write, write_policy) = call("write_file");
+    assert!(
+        !guard
+            .check(&s.peer, session, &hash, &write, &write_policy, at(NOW))
+            .is_allow()
+    );
+    // `check` spent no rate: the first real call still passes the burst of 1.
+    let first = guard.authorize(&s.peer, session, Presented::Hash(&hash), &read, &read_policy, 0, at(NOW));
+    assert!(first.decision.is_allow());
+    // An expired admission lists nothing.
+    assert_eq!(
+        guard
+            .check(&s.peer, session, &hash, &read, &read_policy, at(NOW + 3601))
+            .deny_reason(),
+        Some(DenyReason::Expired)
+    );
+}
+
+#[test]
+fn admit_refuses_an_invalid_chain() {
+    let s = setup("tool:read_file");
+    let other = setup("tool:read_file");
+    let mut guard = Guard::new(policy(&s.peer, ""), RateConfig::default());
+    assert!(guard.admit([1; 16], &[], None, at(NOW)).is_err());
+    let expired = guard.admit([1; 16], core::slice::from_ref(&other.token), None, at(NOW + 7200));
+    assert_eq!(expired.unwrap_err().reason(), DenyReason::Expired);
+}
+
+#[test]
+fn a_first_call_outside_the_scope_still_admits_the_chain() {
+    let s = setup("tool:read_file");
+    let mut guard = Guard::new(policy(&s.peer, ""), RateConfig::default());
+    let session = [4; 16];
+    let (delete, delete_policy) = call("delete");
+    let chain = Presented::Chain(core::slice::from_ref(&s.token));
+    let first = guard.authorize(&s.peer, session, chain, &delete, &delete_policy, 0, at(NOW));
+    assert_eq!(first.decision.deny_reason(), Some(DenyReason::UnknownTool));
+    let (read, read_policy) = call("read_file");
+    let hash = Presented::Hash(s.token.capability_hash());
+    let next = guard.authorize(&s.peer, session, hash, &read, &read_policy, 0, at(NOW));
+    assert!(next.decision.is_allow());
+}

@@ -953,8 +953,10 @@ fn check_session_id(id: &[u8]) -> Result<(), EntryError> {
     Ok(())
 }
 
-/// 1 to [`MAX_TOOL_NAME_LEN`] of `A-Z a-z 0-9 _ - .` (MCP's tool-name rule).
-fn is_tool_name(t: &str) -> bool {
+/// Whether `t` is a tool name a [`ToolCall`] accepts: 1 to [`MAX_TOOL_NAME_LEN`] of
+/// `A-Z a-z 0-9 _ - .` (MCP's tool-name rule).
+#[must_use]
+pub fn is_tool_name(t: &str) -> bool {
     (1..=MAX_TOOL_NAME_LEN).contains(&t.len())
         && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
