@@ -1,4 +1,5 @@
-//! Runs a directory laid out like upstream `talos-contracts/test_vectors/`.
+//! Runs a directory laid out like upstream `talos-contracts/test_vectors/`, and the vector
+//! files of its sibling `schemas/` folder.
 
 use std::path::Path;
 
@@ -78,7 +79,14 @@ const HANDLERS: &[(&str, Handler)] = &[
     ("rbac/deny_by_default.json", rbac::deny_by_default),
 ];
 
-/// Runs every `.json` file under `dir`.
+/// Vector files in the `schemas/` folder beside `test_vectors/`, by path relative to their
+/// common parent; they are reported as `../<path>`.
+const SCHEMA_HANDLERS: &[(&str, Handler)] =
+    &[("schemas/mcp/hashing_vectors.json", mcp::hashing_vectors)];
+
+/// Runs every `.json` file under `dir`, then, if `dir` is named `test_vectors`, the vector
+/// files we know in its sibling `schemas/` folder (`schemas/mcp/hashing_vectors.json`,
+/// reported as `../schemas/mcp/hashing_vectors.json`).
 ///
 /// # Errors
 /// If `dir` cannot be listed.
@@ -100,6 +108,21 @@ pub fn run(dir: &Path) -> std::io::Result<Report> {
             }
         };
         report.push(rel, outcome);
+    }
+    if let Some(parent) = dir
+        .parent()
+        .filter(|_| dir.file_name().is_some_and(|n| n == "test_vectors"))
+    {
+        for (rel, handler) in SCHEMA_HANDLERS {
+            let path = parent.join(rel);
+            if path.is_file() {
+                let outcome = match util::read_json(&path) {
+                    Ok(doc) => handler(&doc),
+                    Err(e) => Outcome::Fail { failures: vec![e] },
+                };
+                report.push(format!("../{rel}"), outcome);
+            }
+        }
     }
     Ok(report)
 }

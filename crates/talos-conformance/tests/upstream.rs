@@ -50,6 +50,7 @@ const IMPLEMENTED: &[&str] = &[
     "rbac/deny_by_default.json",
     // talos-mcp
     "sdk/mcp_sign_verify.json",
+    "../schemas/mcp/hashing_vectors.json",
     // talos-ledger
     "audit_event_vectors.json",
     "tga/golden_trace_chain.json",
@@ -93,6 +94,32 @@ fn a_corrupted_upstream_file_fails() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(matches!(
         report.outcome("sdk/signing_verify.json"),
+        Some(Outcome::Fail { .. })
+    ));
+}
+
+/// The `schemas/` sibling of `test_vectors/` is run too: a copy of the MCP hashing vectors
+/// with one negative case expecting another code must fail.
+#[test]
+fn a_corrupted_schema_vector_file_fails() {
+    let source = shared_vectors().join("talos-contracts/schemas/mcp/hashing_vectors.json");
+    let text = std::fs::read_to_string(source).unwrap();
+    let corrupted = text.replacen("\"DOC_SIZE_EXCEEDED\"", "\"DOC_HASH_MISMATCH\"", 1);
+    assert_ne!(text, corrupted);
+    let root = std::env::temp_dir().join(format!("talos-upstream-schemas-{}", std::process::id()));
+    std::fs::create_dir_all(root.join("test_vectors")).unwrap();
+    std::fs::create_dir_all(root.join("schemas/mcp")).unwrap();
+    std::fs::write(root.join("schemas/mcp/hashing_vectors.json"), &text).unwrap();
+    let report = upstream::run(&root.join("test_vectors")).unwrap();
+    assert!(matches!(
+        report.outcome("../schemas/mcp/hashing_vectors.json"),
+        Some(Outcome::Pass { cases: 9, .. })
+    ));
+    std::fs::write(root.join("schemas/mcp/hashing_vectors.json"), corrupted).unwrap();
+    let report = upstream::run(&root.join("test_vectors")).unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+    assert!(matches!(
+        report.outcome("../schemas/mcp/hashing_vectors.json"),
         Some(Outcome::Fail { .. })
     ));
 }
