@@ -274,15 +274,14 @@ impl ServerTunnel {
                 } else {
                     ResultCode::Ok
                 };
-                let hash = message.hash();
-                self.reply(
+                let hash = self.reply(
                     &pending.correlation_id,
                     &pending.tool,
                     &pending.method,
                     &id,
                     code,
                     None,
-                    message.bytes().to_vec(),
+                    &message,
                     now,
                 )?;
                 let result = self
@@ -495,21 +494,20 @@ impl ServerTunnel {
         data.insert("reason".into(), Value::String(reason.into()));
         data.insert("method".into(), Value::String(f.tool.clone()));
         data.insert("target".into(), Value::String(call.target.clone()));
-        let body = error_response(
+        let body = Message::parse(&error_response(
             Some(call.id),
             code,
             &format!("denied by Talos: {reason}"),
             Some(Value::Object(data)),
-        );
-        let response_hash = talos_crypto::hash::sha256(&body);
-        self.reply(
+        ))?;
+        let response_hash = self.reply(
             &f.correlation_id,
             &f.tool,
             &f.method,
             call.id,
             ResultCode::Deny,
             Some(reason.to_owned()),
-            body,
+            &body,
             now,
         )?;
         self.out.push_back(Output::Audit(Box::new(AuditRecord {
@@ -575,6 +573,7 @@ impl ServerTunnel {
         })));
     }
 
+    /// Signs and sends the reply carrying `message`; returns its hash.
     #[allow(clippy::too_many_arguments)] // the members of the reply frame
     fn reply(
         &mut self,
@@ -584,13 +583,10 @@ impl ServerTunnel {
         id: &Value,
         result_code: ResultCode,
         denial_reason: Option<String>,
-        message: Vec<u8>,
+        message: &Message,
         now: Timestamp,
-    ) -> Result<(), TunnelError> {
-        let response_hash = match Message::parse(&message) {
-            Ok(m) => m.hash(),
-            Err(e) => return Err(e.into()),
-        };
+    ) -> Result<Hash, TunnelError> {
+        let response_hash = message.hash();
         let frame = McpResponse {
             session_id: self
                 .session
@@ -608,9 +604,12 @@ impl ServerTunnel {
             mcp_id: Some(id.clone()),
         };
         let frame = Signed::sign(frame, &self.config.key)?;
-        self.out
-            .push_back(Output::Peer(Packet::Reply { frame, message }.encode()));
-        Ok(())
+        let packet = Packet::Reply {
+            frame,
+            message: message.bytes().to_vec(),
+        };
+        self.out.push_back(Output::Peer(packet.encode()));
+        Ok(response_hash)
     }
 
     fn relay(&mut self, message: &[u8]) {
