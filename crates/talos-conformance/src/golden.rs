@@ -36,6 +36,7 @@ mod ledger_block;
 mod ledger_checkpoint;
 mod ledger_entry;
 mod ledger_merkle;
+mod mcp_frame;
 mod ratchet_group;
 mod ratchet_x3dh;
 mod sealed_box;
@@ -160,6 +161,7 @@ pub const FAMILIES: &[Family] = &[
     ledger_entry::FAMILY,
     ledger_block::FAMILY,
     ledger_block::REPORT_FAMILY,
+    mcp_frame::FAMILY,
 ];
 
 fn crypto_producer() -> String {

@@ -51,8 +51,12 @@ pub const PROTOCOL_VERSION: &str = "1";
 /// up to 16 KiB).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-/// Longest identifier (session, correlation, peer, tool, method) accepted.
+/// Longest identifier (session, correlation, peer, tool) accepted.
 pub const MAX_ID_LEN: usize = 256;
+
+/// Longest `method` accepted: a tunnel puts the call's target there, which may be a resource
+/// URI.
+pub const MAX_TARGET_LEN: usize = 4096;
 
 /// Why a frame was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -199,7 +203,7 @@ impl<T: FrameBody> Signed<T> {
     ///
     /// # Errors
     /// [`FrameError::Malformed`] if a member is out of range (e.g. an identifier longer than
-    /// [`MAX_ID_LEN`] or a time beyond 2^53 − 1).
+    /// [`MAX_ID_LEN`], a `method` longer than [`MAX_TARGET_LEN`], or a time beyond 2^53 − 1).
     pub fn sign(frame: T, key: &SigningKey) -> Result<Self, FrameError> {
         let members = frame.to_members();
         // Refuse what a receiver would refuse.
@@ -289,8 +293,13 @@ impl<T: FrameBody> Signed<T> {
 }
 
 fn text(map: &mut Map, name: &'static str) -> Result<String, FrameError> {
+    let max = if name == "method" {
+        MAX_TARGET_LEN
+    } else {
+        MAX_ID_LEN
+    };
     match map.remove(name) {
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ID_LEN => Ok(s),
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= max => Ok(s),
         Some(_) => Err(FrameError::Malformed(name)),
         None => Err(FrameError::Missing(name)),
     }
