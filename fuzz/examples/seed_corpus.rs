@@ -436,6 +436,7 @@ fn ratchet_seeds() -> Result<(), Box<dyn std::error::Error>> {
     ledger_seeds()?;
     acl_seeds()?;
     mcp_seeds()?;
+    mcp_tunnel_seeds()?;
     Ok(())
 }
 
@@ -589,5 +590,191 @@ fn ledger_seeds() -> Result<(), Box<dyn std::error::Error>> {
     let block = chain.candidate(&key.verifying_key(), entries, Timestamp::from_millis(t0 + 1));
     let block = mine(block, &key, 1).map_err(|_| "mining at difficulty 0")?;
     write("ledger_block", "block1.cbor", &block.to_cbor())?;
+    Ok(())
+}
+
+/// Inputs for the mcp_tunnel target: `[config][op][len: u16 LE][payload]...` (see the target's
+/// docs). The recorded MCP traffic in `crates/talos-mcp/tests/transcripts/`, line by line
+/// through both tunnel ends, under both capabilities; packets a client and a server end with
+/// the target's keys, session, capabilities and clock produce; and single lines and packets
+/// on their own for the framing checks.
+fn mcp_tunnel_seeds() -> Result<(), Box<dyn std::error::Error>> {
+    use talos_acl::guard::Guard;
+    use talos_acl::policy::Policy;
+    use talos_acl::rate::RateConfig;
+    use talos_acl::token::{CapabilityToken, TokenFields};
+    use talos_crypto::Timestamp;
+    use talos_mcp::{ClientConfig, ClientTunnel, Output, ServerConfig, ServerTunnel};
+
+    // As in fuzz_targets/mcp_tunnel.rs.
+    const START_SECS: u64 = 1_767_225_600;
+    const SESSION: [u8; 16] = [9; 16];
+    const SCOPES: [&str; 2] = [
+        "tool:echo tool:read_file tool:@resources/resource:file:///repo/** tool:@prompts/method:greet",
+        "tool:*",
+    ];
+    const CLIENT_LINE: u8 = 0;
+    const SERVER_LINE: u8 = 1;
+    const TO_SERVER: u8 = 2;
+    const TO_CLIENT: u8 = 3;
+    const TIME: u8 = 4;
+    const DELIVER: u8 = 5;
+    const REPLAY: u8 = 6;
+    const CORRUPT: u8 = 8;
+
+    fn op(out: &mut Vec<u8>, op: u8, payload: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+        out.push(op);
+        out.extend_from_slice(&u16::try_from(payload.len())?.to_le_bytes());
+        out.extend_from_slice(payload);
+        Ok(())
+    }
+
+    let client_key = SigningKey::from_seed(&[1; 32]);
+    let server_key = SigningKey::from_seed(&[2; 32]);
+    let client_did = talos_did::Did::from(client_key.verifying_key()).to_string();
+    let server_did = talos_did::Did::from(server_key.verifying_key()).to_string();
+    let at = |secs| Timestamp::from_secs(START_SECS + secs).ok_or("time out of range");
+    let mut tokens = Vec::new();
+    for scope in SCOPES {
+        let fields = TokenFields::new(
+            server_did.as_str(),
+            client_did.as_str(),
+            scope,
+            at(0)?,
+            at(3600)?,
+        );
+        tokens.push(CapabilityToken::issue(&server_key, &fields)?);
+    }
+
+    // Recorded traffic, 15 lines per input, each line followed by a delivery.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/talos-mcp/tests/transcripts");
+    let mut names: Vec<_> = fs::read_dir(&dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    names.sort();
+    for path in &names {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .ok_or("file name")?;
+        let text = fs::read_to_string(path)?;
+        let mut lines = Vec::new();
+        for record in text.lines() {
+            let record = json::parse(record.as_bytes())?;
+            let line = record
+                .get("line")
+                .and_then(json::Value::as_str)
+                .ok_or("line")?;
+            let c2s = record.get("dir").and_then(json::Value::as_str) == Some("c2s");
+            lines.push((c2s, line.as_bytes().to_vec()));
+        }
+        for (n, (_, line)) in lines.iter().enumerate() {
+            write("mcp_tunnel", &format!("{stem}_line{n}.json"), line)?;
+        }
+        for (chunk, part) in lines.chunks(15).enumerate() {
+            for config in [0u8, 1] {
+                let mut input = vec![config];
+                for (c2s, line) in part {
+                    op(
+                        &mut input,
+                        if *c2s { CLIENT_LINE } else { SERVER_LINE },
+                        line,
+                    )?;
+                    op(&mut input, DELIVER, b"")?;
+                }
+                write(
+                    "mcp_tunnel",
+                    &format!("{stem}_{chunk}_scope{config}.bin"),
+                    &input,
+                )?;
+            }
+        }
+    }
+
+    // Packets of live tunnel ends with the target's configuration.
+    let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}"#;
+    let call2 = br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"read_file","arguments":{"path":"/repo/a"}}}"#;
+    let answer = br#"{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"hi"}]}}"#;
+    let roots = br#"{"jsonrpc":"2.0","id":7,"method":"roots/list"}"#;
+    let progress = br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}"#;
+    for (config, token) in tokens.iter().enumerate() {
+        let config = u8::try_from(config)?;
+        let mut client = ClientTunnel::new(ClientConfig::new(
+            SESSION,
+            client_key.clone(),
+            server_key.verifying_key(),
+            token.clone(),
+        ));
+        let mut server = ServerTunnel::new(ServerConfig::new(
+            server_key.clone(),
+            client_key.verifying_key(),
+        ));
+        let policy = Policy::from_toml(&format!(
+            "default_allow = true\n[peers.\"{client_did}\"]\nallow_tools = [\"*\"]\nallow_resources = [\"**\"]\n"
+        ))?;
+        let mut guard = Guard::new(policy, RateConfig::default());
+        let now = at(1)?;
+        // The one packet among an end's outputs.
+        let peer = |outputs: Vec<Output>| {
+            outputs
+                .into_iter()
+                .find_map(|o| match o {
+                    Output::Peer(p) => Some(p),
+                    _ => None,
+                })
+                .ok_or("expected a packet")
+        };
+        client.handle_local(call, now)?;
+        let call_packet = peer(std::iter::from_fn(|| client.poll_output()).collect())?;
+        server.handle_peer(&call_packet, &mut guard, now)?;
+        while server.poll_output().is_some() {}
+        let mut from_server = |line: &[u8]| -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+            server.handle_local(line, &mut guard, now)?;
+            Ok(peer(std::iter::from_fn(|| server.poll_output()).collect())?)
+        };
+        let reply_packet = from_server(answer)?;
+        let roots_packet = from_server(roots)?;
+        let progress_packet = from_server(progress)?;
+
+        for (name, packet) in [
+            ("call", &call_packet),
+            ("reply", &reply_packet),
+            ("relay", &roots_packet),
+        ] {
+            write("mcp_tunnel", &format!("packet_{name}{config}.bin"), packet)?;
+        }
+        // The call straight to the server end, twice (a replay), then corrupted.
+        let mut input = vec![config];
+        op(&mut input, TO_SERVER, &call_packet)?;
+        op(&mut input, TO_SERVER, &call_packet)?;
+        op(&mut input, SERVER_LINE, answer)?;
+        op(&mut input, DELIVER, b"")?;
+        write("mcp_tunnel", &format!("raw_call{config}.bin"), &input)?;
+        // The client's own call, answered by the recorded reply packet.
+        let mut input = vec![config];
+        op(&mut input, CLIENT_LINE, call)?;
+        op(&mut input, TO_CLIENT, &reply_packet)?;
+        op(&mut input, TO_CLIENT, &roots_packet)?;
+        op(&mut input, TO_CLIENT, &progress_packet)?;
+        op(
+            &mut input,
+            CLIENT_LINE,
+            br#"{"jsonrpc":"2.0","id":7,"result":{"roots":[]}}"#,
+        )?;
+        op(&mut input, DELIVER, b"")?;
+        write("mcp_tunnel", &format!("raw_reply{config}.bin"), &input)?;
+        // A call in flight replayed, one corrupted, then time passes beyond the timeout.
+        let mut input = vec![config];
+        op(&mut input, CLIENT_LINE, call)?;
+        op(&mut input, REPLAY, b"")?;
+        op(&mut input, CLIENT_LINE, call2)?;
+        op(&mut input, CORRUPT, &[40, 0, 4])?;
+        op(&mut input, SERVER_LINE, answer)?;
+        op(&mut input, TIME, &[100, 0])?;
+        op(&mut input, DELIVER, b"")?;
+        write("mcp_tunnel", &format!("replay{config}.bin"), &input)?;
+    }
     Ok(())
 }

@@ -269,10 +269,11 @@ impl ServerTunnel {
                     .unwrap_or(message),
                     _ => message,
                 };
-                let code = if is_error {
-                    ResultCode::Error
-                } else {
-                    ResultCode::Ok
+                let code = match message.kind() {
+                    Kind::Response {
+                        is_error: false, ..
+                    } => ResultCode::Ok,
+                    _ => ResultCode::Error,
                 };
                 let hash = self.reply(
                     &pending.correlation_id,

@@ -24,7 +24,7 @@ use talos_crypto::json::{Map, Value};
 
 use crate::audit::AuditRecord;
 use crate::frame::FrameError;
-use crate::jsonrpc::{LineError, Message};
+use crate::jsonrpc::{LineError, Message, TUNNEL_ERROR, error_response};
 use crate::packet::PacketError;
 
 /// The capability tool name of resource access.
@@ -246,7 +246,18 @@ pub(crate) fn filter_list(
             result.insert("cacheScope".into(), Value::String("private".into()));
         }
     }
-    Message::from_map(value).ok()
+    match Message::from_map(value) {
+        Ok(filtered) => Some(filtered),
+        // Fail closed: a filtered list too large to write is answered with an error, never
+        // forwarded unfiltered (`None` means "no change needed").
+        Err(_) => Message::parse(&error_response(
+            message.id(),
+            TUNNEL_ERROR,
+            "the filtered list exceeds the line limit",
+            None,
+        ))
+        .ok(),
+    }
 }
 
 /// Correlation ids: 16 bytes in hex, the SHA-256 of the session id and a counter, so that they
