@@ -303,7 +303,15 @@ fn admit_then_check_lists_what_may_be_called_without_spending_rate() {
             .is_allow()
     );
     // `check` spent no rate: the first real call still passes the burst of 1.
-    let first = guard.authorize(&s.peer, session, Presented::Hash(&hash), &read, &read_policy, 0, at(NOW));
+    let first = guard.authorize(
+        &s.peer,
+        session,
+        Presented::Hash(&hash),
+        &read,
+        &read_policy,
+        0,
+        at(NOW),
+    );
     assert!(first.decision.is_allow());
     // An expired admission lists nothing.
     assert_eq!(
@@ -320,7 +328,12 @@ fn admit_refuses_an_invalid_chain() {
     let other = setup("tool:read_file");
     let mut guard = Guard::new(policy(&s.peer, ""), RateConfig::default());
     assert!(guard.admit([1; 16], &[], None, at(NOW)).is_err());
-    let expired = guard.admit([1; 16], core::slice::from_ref(&other.token), None, at(NOW + 7200));
+    let expired = guard.admit(
+        [1; 16],
+        core::slice::from_ref(&other.token),
+        None,
+        at(NOW + 7200),
+    );
     assert_eq!(expired.unwrap_err().reason(), DenyReason::Expired);
 }
 

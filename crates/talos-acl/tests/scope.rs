@@ -287,28 +287,48 @@ fn authorize_target_ignores_argument_constraints_only() {
     use talos_acl::crypto::json::{self, Value};
     use talos_acl::verify::{Decision, DenyReason};
     let Value::Object(constraints) =
-        json::parse(br#"{"paths":["/repo/**"],"max_arg_bytes":10,"allowed_tools":["read_*"]}"#).unwrap()
+        json::parse(br#"{"paths":["/repo/**"],"max_arg_bytes":10,"allowed_tools":["read_*"]}"#)
+            .unwrap()
     else {
         panic!()
     };
     let server = talos_acl::crypto::SigningKey::from_seed(&[1; 32]);
     let iss = talos_acl::did::Did::from(server.verifying_key()).to_string();
     let t = talos_acl::crypto::Timestamp::from_secs(1_767_225_600).unwrap();
-    let fields = talos_acl::token::TokenFields::new(iss, "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", "tool:*", t, t.saturating_add(core::time::Duration::from_secs(60)))
-        .with_constraints(constraints);
+    let fields = talos_acl::token::TokenFields::new(
+        iss,
+        "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        "tool:*",
+        t,
+        t.saturating_add(core::time::Duration::from_secs(60)),
+    )
+    .with_constraints(constraints);
     let token = talos_acl::token::CapabilityToken::issue(&server, &fields).unwrap();
     let verified = talos_acl::verify::Verifier::default()
-        .verify(core::slice::from_ref(&token), None, t, &talos_acl::revocation::RevocationSet::default())
+        .verify(
+            core::slice::from_ref(&token),
+            None,
+            t,
+            &talos_acl::revocation::RevocationSet::default(),
+        )
         .unwrap();
     let policy = verified.policy().unwrap();
     // A call without a path is refused, but the tool may be listed.
     let bare = Request::new("read_file");
-    assert_eq!(policy.authorize(&bare).deny_reason(), Some(DenyReason::ConstraintViolation));
+    assert_eq!(
+        policy.authorize(&bare).deny_reason(),
+        Some(DenyReason::ConstraintViolation)
+    );
     assert_eq!(policy.authorize_target(&bare), Decision::Allow);
-    assert_eq!(policy.authorize(&bare.with_path("/repo/a").with_arg_bytes(5)), Decision::Allow);
+    assert_eq!(
+        policy.authorize(&bare.with_path("/repo/a").with_arg_bytes(5)),
+        Decision::Allow
+    );
     // The tool constraint still applies to listing.
     assert_eq!(
-        policy.authorize_target(&Request::new("write_file")).deny_reason(),
+        policy
+            .authorize_target(&Request::new("write_file"))
+            .deny_reason(),
         Some(DenyReason::ConstraintViolation)
     );
 }
