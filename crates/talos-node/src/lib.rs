@@ -1,3 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+// Persistent state in redb: identity, prekeys, sessions, history, queue, ledger; the data
+// directory lock.
+pub mod store;
+// The identity key file: encrypted at rest with a passphrase.
+pub mod identity;
+// The libp2p network: transport, Kademlia under a Talos protocol name with records validated
+// by talos-did, request-response carrying talos-wire frames, gossipsub for checkpoints.
+pub mod net;
+// Pairwise messaging without I/O: sessions per peer, signed envelopes, receipts.
+pub mod messenger;

@@ -1,0 +1,441 @@
+//! Pairwise messaging between DIDs, without I/O: a talos-v2 session per peer (X3DH from the
+//! peer's published prekey bundle, then the Double Ratchet), every message in an envelope
+//! signed by its sender, and a signed receipt for every message received.
+//!
+//! [`Messenger::seal`] turns a body into the bytes to deliver; [`Messenger::open`] turns
+//! delivered bytes into an [`Inbound`]: a message (with the receipt to send back), a
+//! duplicate of one already received (its receipt again, not the body: the sender retries
+//! until it has a receipt, so the same envelope can arrive twice), or a receipt.
+//!
+//! Wire: a talos-wire [`Envelope`] in deterministic CBOR, signed by the sender's identity key
+//! (its DID), whose content is one tag byte and a talos-ratchet value in CBOR: `1` an
+//! [`InitialMessage`] (until the peer has answered), `2` a ratchet [`Message`]. A receipt is an
+//! `ACK` envelope whose content is the 16 bytes of the message id it acknowledges.
+//!
+//! The node persists [`Messenger::peer_snapshot`] (and the prekey store's snapshot) before it
+//! sends a message or acknowledges one, so that a crash loses nothing acknowledged.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use talos_crypto::{CryptoRng, Timestamp, VerifyingKey, Zeroizing};
+use talos_did::Did;
+use talos_ratchet::prekeys::{PrekeyBundle, PrekeyStore};
+use talos_ratchet::x3dh::{self, InitialHeader, InitialMessage};
+use talos_ratchet::{Message, Session, SessionSnapshot};
+use talos_wire::MessageId;
+use talos_wire::envelope::{Envelope, EnvelopeFields, EnvelopeType, Limits, Recipient};
+
+const INITIAL: u8 = 1;
+const RATCHET: u8 = 2;
+
+/// How many received message ids are remembered to recognise duplicates.
+pub const MAX_REMEMBERED: usize = 65_536;
+
+/// Why a message could not be sealed or opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MessengerError {
+    /// No session with the peer, and no prekey bundle to start one.
+    #[error("no session with {0} and no prekey bundle to start one")]
+    NoSession(String),
+    /// The bundle is not the peer's, or does not verify.
+    #[error("prekey bundle refused: {0}")]
+    Bundle(String),
+    /// A DID without an Ed25519 key.
+    #[error("{0} is not a DID with an Ed25519 key")]
+    BadDid(String),
+    /// The envelope does not decode or verify.
+    #[error("envelope refused: {0}")]
+    Envelope(#[from] talos_wire::envelope::EnvelopeError),
+    /// An envelope addressed to someone else.
+    #[error("envelope for {0}, not for us")]
+    NotForUs(String),
+    /// The session start failed.
+    #[error("session start refused: {0}")]
+    Handshake(#[from] x3dh::HandshakeError),
+    /// The content does not decode.
+    #[error("content refused: {0}")]
+    Content(String),
+    /// A ratchet message that does not decrypt.
+    #[error("message refused: {0}")]
+    Decrypt(#[from] talos_ratchet::DecryptError),
+    /// A ratchet message that cannot be encrypted.
+    #[error("message cannot be sealed: {0}")]
+    Encrypt(#[from] talos_ratchet::EncryptError),
+    /// A snapshot that does not restore.
+    #[error("snapshot refused: {0}")]
+    Snapshot(String),
+}
+
+/// What [`Messenger::open`] found.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Inbound {
+    /// A new message; send `receipt` back to `from` after persisting the message and the
+    /// peer's session.
+    Message {
+        /// Its id.
+        id: MessageId,
+        /// The sender's DID.
+        from: String,
+        /// When the sender sent it.
+        sent: Timestamp,
+        /// The body.
+        body: Zeroizing<Vec<u8>>,
+        /// The signed receipt to send back.
+        receipt: Vec<u8>,
+    },
+    /// A message already received (the sender did not get our receipt): send the receipt
+    /// again, deliver nothing.
+    Duplicate {
+        /// Its id.
+        id: MessageId,
+        /// The sender's DID.
+        from: String,
+        /// The signed receipt to send back.
+        receipt: Vec<u8>,
+    },
+    /// A receipt: `from` received our message `id`.
+    Receipt {
+        /// The acknowledged message.
+        id: MessageId,
+        /// Who received it.
+        from: String,
+    },
+}
+
+/// The state kept per peer.
+struct Peer {
+    session: Session,
+    /// Our X3DH header, sent with every message until the peer has answered.
+    initial: Option<InitialHeader>,
+    /// The header of the peer's session start we answered, to recognise its later initial
+    /// messages.
+    theirs: Option<InitialHeader>,
+}
+
+/// Sessions with every peer, our prekeys and identity (see the [module docs](self)).
+pub struct Messenger {
+    prekeys: PrekeyStore,
+    did: String,
+    peers: BTreeMap<String, Peer>,
+    limits: Limits,
+    seen: BTreeSet<(String, [u8; 16])>,
+    seen_order: VecDeque<(String, [u8; 16])>,
+}
+
+impl core::fmt::Debug for Messenger {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Messenger")
+            .field("did", &self.did)
+            .field("peers", &self.peers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn key_of(did: &str) -> Result<VerifyingKey, MessengerError> {
+    did.parse::<Did>()
+        .ok()
+        .and_then(|d| d.signing_key())
+        .ok_or_else(|| MessengerError::BadDid(did.to_owned()))
+}
+
+impl Messenger {
+    /// A messenger around our prekey store (which holds our identity key).
+    #[must_use]
+    pub fn new(prekeys: PrekeyStore) -> Self {
+        Self {
+            did: Did::from(prekeys.identity_key()).to_string(),
+            prekeys,
+            peers: BTreeMap::new(),
+            limits: Limits::default(),
+            seen: BTreeSet::new(),
+            seen_order: VecDeque::new(),
+        }
+    }
+
+    /// Our DID.
+    #[must_use]
+    pub fn did(&self) -> &str {
+        &self.did
+    }
+
+    /// Our prekeys (to publish a bundle, to persist them).
+    #[must_use]
+    pub const fn prekeys(&self) -> &PrekeyStore {
+        &self.prekeys
+    }
+
+    /// Our prekeys, to stock one-time prekeys or rotate.
+    pub const fn prekeys_mut(&mut self) -> &mut PrekeyStore {
+        &mut self.prekeys
+    }
+
+    /// Whether a session with `did` exists.
+    #[must_use]
+    pub fn has_session(&self, did: &str) -> bool {
+        self.peers.contains_key(did)
+    }
+
+    /// Seals `body` for `to`, starting a session from `bundle` (the peer's published prekey
+    /// bundle) when there is none. Returns the message id and the bytes to deliver; persist
+    /// [`peer_snapshot`](Self::peer_snapshot) before delivering them.
+    ///
+    /// # Errors
+    /// [`MessengerError`].
+    pub fn seal(
+        &mut self,
+        to: &str,
+        bundle: Option<&PrekeyBundle>,
+        body: &[u8],
+        now: Timestamp,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(MessageId, Vec<u8>), MessengerError> {
+        if !self.peers.contains_key(to) {
+            let key = key_of(to)?;
+            let bundle = bundle.ok_or_else(|| MessengerError::NoSession(to.to_owned()))?;
+            if bundle.identity_key != key {
+                return Err(MessengerError::Bundle(format!("the bundle is not {to}'s")));
+            }
+            let (session, header) = x3dh::initiate(self.prekeys.identity(), bundle, rng)?;
+            self.peers.insert(
+                to.to_owned(),
+                Peer {
+                    session,
+                    initial: Some(header),
+                    theirs: None,
+                },
+            );
+        }
+        let peer = self
+            .peers
+            .get_mut(to)
+            .ok_or_else(|| MessengerError::NoSession(to.to_owned()))?;
+        let message = peer.session.encrypt(body, rng)?;
+        let content = match (&peer.initial, peer.session.has_received()) {
+            (Some(header), false) => tagged(INITIAL, &header.wrap(message).to_cbor()),
+            _ => {
+                peer.initial = None;
+                tagged(RATCHET, &message.to_cbor())
+            }
+        };
+        let id = MessageId::generate(now, rng);
+        let envelope = self.envelope(id, EnvelopeType::Ratchet, to, content, now)?;
+        Ok((id, envelope))
+    }
+
+    /// Opens delivered bytes.
+    ///
+    /// # Errors
+    /// [`MessengerError`]: forged, replayed, misaddressed or undecryptable input changes no
+    /// state.
+    pub fn open(
+        &mut self,
+        wire: &[u8],
+        now: Timestamp,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Inbound, MessengerError> {
+        let unverified = Envelope::decode(wire, &self.limits, now)?;
+        let from = unverified.fields().sender.clone();
+        let envelope = unverified.verify(&key_of(&from)?)?;
+        let fields = envelope.fields();
+        match &fields.recipient {
+            Recipient::Did(did) if *did == self.did => {}
+            Recipient::Did(did) => return Err(MessengerError::NotForUs(did.clone())),
+            _ => return Err(MessengerError::NotForUs("*".into())),
+        }
+        match fields.kind {
+            EnvelopeType::Ack => {
+                let bytes: [u8; 16] =
+                    fields.content.as_slice().try_into().map_err(|_| {
+                        MessengerError::Content("a receipt holds a message id".into())
+                    })?;
+                let id = MessageId::from_bytes(bytes)
+                    .map_err(|e| MessengerError::Content(e.to_string()))?;
+                Ok(Inbound::Receipt { id, from })
+            }
+            EnvelopeType::Ratchet => {
+                let id = fields.id;
+                let seen = (from.clone(), *id.as_bytes());
+                let receipt = self.envelope(
+                    MessageId::generate(now, rng),
+                    EnvelopeType::Ack,
+                    &from,
+                    id.as_bytes().to_vec(),
+                    now,
+                )?;
+                if self.seen.contains(&seen) {
+                    return Ok(Inbound::Duplicate { id, from, receipt });
+                }
+                let body = self.decrypt(&from, &fields.content)?;
+                self.remember(seen);
+                Ok(Inbound::Message {
+                    id,
+                    from,
+                    sent: fields.timestamp,
+                    body,
+                    receipt,
+                })
+            }
+            _ => Err(MessengerError::Content("not a message or a receipt".into())),
+        }
+    }
+
+    fn decrypt(
+        &mut self,
+        from: &str,
+        content: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, MessengerError> {
+        let (&tag, value) = content
+            .split_first()
+            .ok_or_else(|| MessengerError::Content("empty".into()))?;
+        match tag {
+            INITIAL => {
+                let initial = InitialMessage::from_cbor(value)
+                    .map_err(|e| MessengerError::Content(e.to_string()))?;
+                if initial.header.identity_key != key_of(from)? {
+                    return Err(MessengerError::Content(
+                        "the session start is not the sender's".into(),
+                    ));
+                }
+                // A later message of a session start we already answered.
+                if let Some(peer) = self.peers.get_mut(from)
+                    && peer.theirs.as_ref() == Some(&initial.header)
+                {
+                    return Ok(peer.session.decrypt(&initial.message)?);
+                }
+                let (session, body) = x3dh::respond(&mut self.prekeys, &initial)?;
+                self.peers.insert(
+                    from.to_owned(),
+                    Peer {
+                        session,
+                        initial: None,
+                        theirs: Some(initial.header),
+                    },
+                );
+                Ok(body)
+            }
+            RATCHET => {
+                let message = Message::from_cbor(value)
+                    .map_err(|e| MessengerError::Content(e.to_string()))?;
+                let peer = self
+                    .peers
+                    .get_mut(from)
+                    .ok_or_else(|| MessengerError::NoSession(from.to_owned()))?;
+                Ok(peer.session.decrypt(&message)?)
+            }
+            other => Err(MessengerError::Content(format!(
+                "unknown content tag {other}"
+            ))),
+        }
+    }
+
+    fn remember(&mut self, seen: (String, [u8; 16])) {
+        if self.seen_order.len() >= MAX_REMEMBERED
+            && let Some(old) = self.seen_order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        self.seen.insert(seen.clone());
+        self.seen_order.push_back(seen);
+    }
+
+    /// Marks a message id as received (e.g. restored from history after a restart), so that
+    /// a retry of it is a [`Inbound::Duplicate`].
+    pub fn remember_received(&mut self, from: &str, id: MessageId) {
+        let seen = (from.to_owned(), *id.as_bytes());
+        if !self.seen.contains(&seen) {
+            self.remember(seen);
+        }
+    }
+
+    fn envelope(
+        &self,
+        id: MessageId,
+        kind: EnvelopeType,
+        to: &str,
+        content: Vec<u8>,
+        now: Timestamp,
+    ) -> Result<Vec<u8>, MessengerError> {
+        let fields = EnvelopeFields {
+            id,
+            kind,
+            sender: self.did.clone(),
+            recipient: Recipient::Did(to.to_owned()),
+            timestamp: now,
+            content,
+            chunk: None,
+        };
+        Ok(Envelope::sign(fields, self.prekeys.identity(), &self.limits)?.to_cbor())
+    }
+
+    /// The state of the session with `did`, to persist: the ratchet snapshot and the
+    /// pending session-start headers. Secret: store it encrypted or in the node's protected
+    /// store.
+    #[must_use]
+    pub fn peer_snapshot(&self, did: &str) -> Option<Zeroizing<Vec<u8>>> {
+        let peer = self.peers.get(did)?;
+        let session = peer.session.snapshot().to_bytes();
+        let mut out = Zeroizing::new(Vec::with_capacity(session.len() + 256));
+        out.extend_from_slice(
+            &u32::try_from(session.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
+        out.extend_from_slice(&session);
+        for header in [&peer.initial, &peer.theirs] {
+            let bytes = header
+                .as_ref()
+                .map(InitialHeader::to_cbor)
+                .unwrap_or_default();
+            out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+            out.extend_from_slice(&bytes);
+        }
+        Some(out)
+    }
+
+    /// Restores the session with `did` from [`peer_snapshot`](Self::peer_snapshot).
+    ///
+    /// # Errors
+    /// [`MessengerError::Snapshot`] for bytes that are not a snapshot.
+    pub fn restore_peer(&mut self, did: &str, snapshot: &[u8]) -> Result<(), MessengerError> {
+        let mut rest = snapshot;
+        let session = SessionSnapshot::from_bytes(take(&mut rest)?)
+            .map_err(|e| MessengerError::Snapshot(e.to_string()))?;
+        let mut header = || -> Result<Option<InitialHeader>, MessengerError> {
+            match take(&mut rest)? {
+                [] => Ok(None),
+                bytes => InitialHeader::from_cbor(bytes)
+                    .map(Some)
+                    .map_err(|e| MessengerError::Snapshot(e.to_string())),
+            }
+        };
+        let (initial, theirs) = (header()?, header()?);
+        self.peers.insert(
+            did.to_owned(),
+            Peer {
+                session: Session::restore(&session),
+                initial,
+                theirs,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// The next length-prefixed part of a snapshot.
+fn take<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], MessengerError> {
+    let truncated = || MessengerError::Snapshot("truncated".into());
+    let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(truncated)?;
+    let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| truncated())?;
+    let (value, tail) = tail.split_at_checked(len).ok_or_else(truncated)?;
+    *rest = tail;
+    Ok(value)
+}
+
+fn tagged(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + value.len());
+    out.push(tag);
+    out.extend_from_slice(value);
+    out
+}

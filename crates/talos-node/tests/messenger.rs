@@ -1,0 +1,207 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+//! Pairwise messaging without I/O: session start from a bundle, receipts, duplicates, forged
+//! and misaddressed envelopes, and a restart from snapshots.
+
+use talos_crypto::{ChaCha20Rng, SeedableRng, SigningKey, Timestamp};
+use talos_node::messenger::{Inbound, Messenger, MessengerError};
+use talos_ratchet::prekeys::{PrekeyBundle, PrekeyStore};
+
+fn now() -> Timestamp {
+    Timestamp::from_secs(1_767_225_600).unwrap()
+}
+
+fn messenger(seed: u8, rng: &mut ChaCha20Rng) -> Messenger {
+    let mut store = PrekeyStore::new(SigningKey::from_seed(&[seed; 32]), rng);
+    store.generate_one_time_prekeys(4, rng).unwrap();
+    Messenger::new(store)
+}
+
+fn bundle(m: &Messenger) -> PrekeyBundle {
+    let opk = m.prekeys().one_time_prekeys()[0].id;
+    m.prekeys().bundle(Some(opk)).unwrap()
+}
+
+fn body(inbound: Inbound) -> Vec<u8> {
+    match inbound {
+        Inbound::Message { body, .. } => body.to_vec(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn first_message_receipt_and_reply() {
+    let mut rng = ChaCha20Rng::from_seed([1; 32]);
+    let (mut alice, mut bob) = (messenger(1, &mut rng), messenger(2, &mut rng));
+    let bob_did = bob.did().to_owned();
+    let (id, wire) = alice
+        .seal(&bob_did, Some(&bundle(&bob)), b"hello bob", now(), &mut rng)
+        .unwrap();
+    let Inbound::Message {
+        id: got,
+        from,
+        body,
+        receipt,
+        ..
+    } = bob.open(&wire, now(), &mut rng).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (got, from.as_str(), &body[..]),
+        (id, alice.did(), &b"hello bob"[..])
+    );
+    assert_eq!(
+        bob.prekeys().one_time_prekey_count(),
+        3,
+        "the one-time prekey is used up"
+    );
+    let Inbound::Receipt { id: acked, from } = alice.open(&receipt, now(), &mut rng).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!((acked, from.as_str()), (id, bob_did.as_str()));
+
+    // Bob answers over the session, without a bundle.
+    let alice_did = alice.did().to_owned();
+    let (_, reply) = bob
+        .seal(&alice_did, None, b"hi alice", now(), &mut rng)
+        .unwrap();
+    assert_eq!(body_of(alice.open(&reply, now(), &mut rng)), b"hi alice");
+    let (_, next) = alice
+        .seal(&bob_did, None, b"again", now(), &mut rng)
+        .unwrap();
+    assert_eq!(body_of(bob.open(&next, now(), &mut rng)), b"again");
+}
+
+fn body_of(r: Result<Inbound, MessengerError>) -> Vec<u8> {
+    body(r.unwrap())
+}
+
+#[test]
+fn several_messages_before_the_first_answer_and_out_of_order() {
+    let mut rng = ChaCha20Rng::from_seed([2; 32]);
+    let (mut alice, mut bob) = (messenger(1, &mut rng), messenger(2, &mut rng));
+    let bob_did = bob.did().to_owned();
+    let b = bundle(&bob);
+    let (_, one) = alice
+        .seal(&bob_did, Some(&b), b"one", now(), &mut rng)
+        .unwrap();
+    let (_, two) = alice
+        .seal(&bob_did, Some(&b), b"two", now(), &mut rng)
+        .unwrap();
+    let (_, three) = alice
+        .seal(&bob_did, None, b"three", now(), &mut rng)
+        .unwrap();
+    assert_eq!(body_of(bob.open(&one, now(), &mut rng)), b"one");
+    assert_eq!(body_of(bob.open(&three, now(), &mut rng)), b"three");
+    assert_eq!(body_of(bob.open(&two, now(), &mut rng)), b"two");
+}
+
+#[test]
+fn a_retried_message_is_a_duplicate_with_its_receipt_again() {
+    let mut rng = ChaCha20Rng::from_seed([3; 32]);
+    let (mut alice, mut bob) = (messenger(1, &mut rng), messenger(2, &mut rng));
+    let bob_did = bob.did().to_owned();
+    let (id, wire) = alice
+        .seal(&bob_did, Some(&bundle(&bob)), b"x", now(), &mut rng)
+        .unwrap();
+    bob.open(&wire, now(), &mut rng).unwrap();
+    let Inbound::Duplicate {
+        id: dup, receipt, ..
+    } = bob.open(&wire, now(), &mut rng).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(dup, id);
+    assert!(
+        matches!(alice.open(&receipt, now(), &mut rng).unwrap(), Inbound::Receipt { id: r, .. } if r == id)
+    );
+    // The session goes on.
+    let (_, next) = alice.seal(&bob_did, None, b"y", now(), &mut rng).unwrap();
+    assert_eq!(body_of(bob.open(&next, now(), &mut rng)), b"y");
+}
+
+#[test]
+fn forged_tampered_and_misaddressed_envelopes_are_refused() {
+    let mut rng = ChaCha20Rng::from_seed([4; 32]);
+    let (mut alice, mut bob, mut carol) = (
+        messenger(1, &mut rng),
+        messenger(2, &mut rng),
+        messenger(3, &mut rng),
+    );
+    let bob_did = bob.did().to_owned();
+    let (_, wire) = alice
+        .seal(&bob_did, Some(&bundle(&bob)), b"secret", now(), &mut rng)
+        .unwrap();
+    // Only Bob may open it.
+    assert!(matches!(
+        carol.open(&wire, now(), &mut rng),
+        Err(MessengerError::NotForUs(_))
+    ));
+    // Any flipped byte is refused, and refusing it changes nothing.
+    for i in [10, wire.len() / 2, wire.len() - 3] {
+        let mut bad = wire.clone();
+        bad[i] ^= 0x40;
+        assert!(bob.open(&bad, now(), &mut rng).is_err(), "byte {i}");
+    }
+    assert_eq!(body_of(bob.open(&wire, now(), &mut rng)), b"secret");
+    // Far in the future: refused by the envelope's clock-skew check.
+    let later = Timestamp::from_secs(1_767_225_600 + 86_400).unwrap();
+    let (_, old) = alice
+        .seal(&bob_did, None, b"late", now(), &mut rng)
+        .unwrap();
+    assert!(bob.open(&old, later, &mut rng).is_err());
+}
+
+#[test]
+fn a_bundle_of_someone_else_is_refused_and_no_bundle_no_session() {
+    let mut rng = ChaCha20Rng::from_seed([5; 32]);
+    let (mut alice, bob, mallory) = (
+        messenger(1, &mut rng),
+        messenger(2, &mut rng),
+        messenger(9, &mut rng),
+    );
+    let bob_did = bob.did().to_owned();
+    assert!(matches!(
+        alice.seal(&bob_did, Some(&bundle(&mallory)), b"x", now(), &mut rng),
+        Err(MessengerError::Bundle(_))
+    ));
+    assert!(matches!(
+        alice.seal(&bob_did, None, b"x", now(), &mut rng),
+        Err(MessengerError::NoSession(_))
+    ));
+    assert!(!alice.has_session(&bob_did));
+}
+
+#[test]
+fn sessions_continue_after_a_restart_from_snapshots() {
+    let mut rng = ChaCha20Rng::from_seed([6; 32]);
+    let (mut alice, mut bob) = (messenger(1, &mut rng), messenger(2, &mut rng));
+    let (alice_did, bob_did) = (alice.did().to_owned(), bob.did().to_owned());
+    let (_, first) = alice
+        .seal(&bob_did, Some(&bundle(&bob)), b"1", now(), &mut rng)
+        .unwrap();
+    bob.open(&first, now(), &mut rng).unwrap();
+
+    // Both restart: prekeys and peer state come back from their snapshots.
+    let restart = |m: &Messenger, peer: &str| {
+        let mut again =
+            Messenger::new(PrekeyStore::from_snapshot(&m.prekeys().to_snapshot()).unwrap());
+        again
+            .restore_peer(peer, &m.peer_snapshot(peer).unwrap())
+            .unwrap();
+        again
+    };
+    let mut alice = restart(&alice, &bob_did);
+    let mut bob = restart(&bob, &alice_did);
+    // Alice has not heard from Bob yet: her next message still starts the session.
+    let (_, second) = alice.seal(&bob_did, None, b"2", now(), &mut rng).unwrap();
+    assert_eq!(body_of(bob.open(&second, now(), &mut rng)), b"2");
+    let (_, reply) = bob.seal(&alice_did, None, b"3", now(), &mut rng).unwrap();
+    assert_eq!(body_of(alice.open(&reply, now(), &mut rng)), b"3");
+    assert!(
+        alice
+            .restore_peer(&bob_did, b"\x00\x00\x00\x05abc")
+            .is_err()
+    );
+}
