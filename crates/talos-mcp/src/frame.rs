@@ -186,16 +186,13 @@ pub struct McpResponse {
     pub mcp_id: Option<Value>,
 }
 
-/// A frame and its signature, with the canonical JSON that was signed and the canonical JSON
-/// of the whole frame.
+/// A frame and its signature, with the members that were signed.
 #[derive(Clone, Debug)]
 pub struct Signed<T> {
     frame: T,
     signature: Signature,
-    /// `canon(frame ∖ sig)`.
-    signing: Vec<u8>,
-    /// `canon(frame)`, `sig` included.
-    json: Vec<u8>,
+    /// The frame's members without `sig` (with `type` and `protocol_version`): an object.
+    members: Value,
 }
 
 impl<T: FrameBody> Signed<T> {
@@ -205,29 +202,18 @@ impl<T: FrameBody> Signed<T> {
     /// [`FrameError::Malformed`] if a member is out of range (e.g. an identifier longer than
     /// [`MAX_ID_LEN`], a `method` longer than [`MAX_TARGET_LEN`], or a time beyond 2^53 − 1).
     pub fn sign(frame: T, key: &SigningKey) -> Result<Self, FrameError> {
-        let members = frame.to_members();
+        let mut members = frame.to_members();
         // Refuse what a receiver would refuse.
         let checked = T::from_members(members.clone())?;
-        let mut map = members;
-        map.insert("type".into(), Value::from(T::TYPE));
-        map.insert("protocol_version".into(), Value::from(PROTOCOL_VERSION));
-        let signing = Value::Object(map.clone()).to_canonical_vec();
-        let signature = key.sign(&signing);
-        Ok(Self::assemble(checked, map, signing, signature))
-    }
-
-    /// `map` is the frame without `sig`, `signing` its canonical JSON.
-    fn assemble(frame: T, mut map: Map, signing: Vec<u8>, signature: Signature) -> Self {
-        map.insert(
-            "sig".into(),
-            Value::from(base64url::encode(&signature.to_bytes())),
-        );
-        Self {
-            frame,
+        members.insert("type".into(), Value::from(T::TYPE));
+        members.insert("protocol_version".into(), Value::from(PROTOCOL_VERSION));
+        let members = Value::Object(members);
+        let signature = key.sign(&members.to_canonical_vec());
+        Ok(Self {
+            frame: checked,
             signature,
-            signing,
-            json: Value::Object(map).to_canonical_vec(),
-        }
+            members,
+        })
     }
 
     /// Parses a frame strictly (see the [module docs](self)); does not verify it.
@@ -238,12 +224,12 @@ impl<T: FrameBody> Signed<T> {
         if bytes.len() > MAX_FRAME_BYTES {
             return Err(FrameError::TooLarge(bytes.len()));
         }
-        let Value::Object(mut map) =
+        let Value::Object(mut members) =
             json::parse(bytes).map_err(|e| FrameError::Json(e.to_string()))?
         else {
             return Err(FrameError::Malformed("frame"));
         };
-        let sig = match map.remove("sig") {
+        let signature = match members.remove("sig") {
             Some(Value::String(s)) => base64url::decode(&s)
                 .ok()
                 .and_then(|b| Signature::from_slice(&b).ok())
@@ -251,25 +237,29 @@ impl<T: FrameBody> Signed<T> {
             Some(_) => return Err(FrameError::Malformed("sig")),
             None => return Err(FrameError::Missing("sig")),
         };
-        if map.get("type").and_then(Value::as_str) != Some(T::TYPE)
-            || map.get("protocol_version").and_then(Value::as_str) != Some(PROTOCOL_VERSION)
+        if members.get("type").and_then(Value::as_str) != Some(T::TYPE)
+            || members.get("protocol_version").and_then(Value::as_str) != Some(PROTOCOL_VERSION)
         {
             return Err(FrameError::WrongType(T::TYPE));
         }
-        let signing = Value::Object(map.clone()).to_canonical_vec();
-        let mut members = map.clone();
-        members.remove("type");
-        members.remove("protocol_version");
-        let frame = T::from_members(members)?;
-        Ok(Self::assemble(frame, map, signing, sig))
+        let mut body = members.clone();
+        body.remove("type");
+        body.remove("protocol_version");
+        let frame = T::from_members(body)?;
+        Ok(Self {
+            frame,
+            signature,
+            members: Value::Object(members),
+        })
     }
 
-    /// Checks the signature with the sender's key.
+    /// Checks the signature with the sender's key, over the canonical JSON of every member
+    /// but `sig`.
     ///
     /// # Errors
     /// [`FrameError::SignatureInvalid`].
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), FrameError> {
-        key.verify(&self.signing, &self.signature)
+        key.verify(&self.members.to_canonical_vec(), &self.signature)
             .map_err(|_| FrameError::SignatureInvalid)
     }
 
@@ -288,7 +278,14 @@ impl<T: FrameBody> Signed<T> {
     /// The frame as canonical JSON, `sig` included.
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
-        self.json.clone()
+        let mut frame = self.members.clone();
+        if let Value::Object(members) = &mut frame {
+            members.insert(
+                "sig".into(),
+                Value::from(base64url::encode(&self.signature.to_bytes())),
+            );
+        }
+        frame.to_canonical_vec()
     }
 }
 

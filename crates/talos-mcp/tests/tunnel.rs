@@ -484,3 +484,57 @@ fn the_upstream_vector_frame_is_what_a_client_tunnel_would_sign() {
     assert_eq!(frame.frame().method, "weather");
     assert!(frame.frame().capability.is_some());
 }
+
+#[test]
+fn a_channel_authenticated_server_skips_only_the_signature_check() {
+    let mut server = ServerConfig::new(server_key(), client_key().verifying_key());
+    server.verify_signatures = false;
+    let client = ClientConfig::new(
+        [9; 16],
+        client_key(),
+        server_key().verifying_key(),
+        capability("tool:echo"),
+    );
+    let mut pair = Pair::with_configs(client, server, policy(""));
+    let packet = intercept(&mut pair, CALL_ECHO);
+    // A flipped signature byte is not checked here (the channel authenticated the packet)...
+    let Packet::Call { frame, message } = Packet::decode(&packet).unwrap() else {
+        panic!()
+    };
+    let mut json = parse(&frame.to_json());
+    let Value::Object(members) = &mut json else {
+        panic!()
+    };
+    members.insert(
+        "sig".into(),
+        Value::String(talos_mcp::crypto::base64url::encode(&[7; 64])),
+    );
+    let forged_sig = talos_mcp::frame::Signed::from_json(&json.to_canonical_vec()).unwrap();
+    let repacked = Packet::Call {
+        frame: forged_sig,
+        message: message.clone(),
+    }
+    .encode();
+    to_server(&mut pair, &repacked).unwrap();
+    assert_eq!(pair.at_server.len(), 1);
+    // ...but replay, the hash binding and enforcement still are.
+    assert!(matches!(
+        to_server(&mut pair, &repacked),
+        Err(TunnelError::Replay(_))
+    ));
+    let swapped = Packet::Call {
+        frame,
+        message: call(1, "delete"),
+    }
+    .encode();
+    assert!(matches!(
+        to_server(&mut pair, &swapped),
+        Err(TunnelError::Mismatch(_))
+    ));
+    pair.from_client(&call(2, "delete")).unwrap();
+    assert_eq!(
+        reason(pair.at_client.last().unwrap()).as_deref(),
+        Some("UNKNOWN_TOOL")
+    );
+    assert_eq!(pair.at_server.len(), 1);
+}
