@@ -2,33 +2,15 @@
 //! The upstream digest vectors (`schemas/mcp/hashing_vectors.json`) and the SDK's signed
 //! request (`test_vectors/sdk/mcp_sign_verify.json`), read from `../shared/vectors`.
 
-use std::path::PathBuf;
+mod common;
 
+use common::{array, read_contract as read};
 use talos_crypto::hash::to_hex;
 use talos_crypto::json::{self, Value};
 use talos_crypto::{SigningKey, base64url};
 use talos_mcp::digest::{
     EnvelopeError, SdkSignedRequest, bytes_document_digest, json_document_digest, tool_call_digest,
 };
-
-fn contracts() -> PathBuf {
-    let dir = std::env::var_os("TALOS_SHARED_VECTORS").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors"),
-        PathBuf::from,
-    );
-    dir.join("talos-contracts")
-}
-
-fn read(rel: &str) -> Value {
-    json::parse(&std::fs::read(contracts().join(rel)).unwrap()).unwrap()
-}
-
-fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    match v.get(key) {
-        Some(Value::Array(a)) => a,
-        _ => panic!("{key} is not an array"),
-    }
-}
 
 #[test]
 fn upstream_digest_vectors() {

@@ -2,8 +2,9 @@
 //! Write-content validation: the upstream cases of `schemas/mcp/hashing_vectors.json` that
 //! concern documents and write content (read from `../shared/vectors`), and our edge cases.
 
-use std::path::PathBuf;
+mod common;
 
+use common::{array, read_contract as read};
 use talos_crypto::hash::{sha256, to_hex};
 use talos_crypto::json::{self, Value};
 use talos_mcp::digest::{bytes_document_digest, json_document_digest};
@@ -11,25 +12,6 @@ use talos_mcp::document::{
     ContentEncoding, DocumentError, JsonPointer, MAX_POINTER_LEN, MAX_POINTERS, PointerError,
     PolicyError, WritePolicy, python_compact_json,
 };
-
-fn contracts() -> PathBuf {
-    let dir = std::env::var_os("TALOS_SHARED_VECTORS").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors"),
-        PathBuf::from,
-    );
-    dir.join("talos-contracts")
-}
-
-fn read(rel: &str) -> Value {
-    json::parse(&std::fs::read(contracts().join(rel)).unwrap()).unwrap()
-}
-
-fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    match v.get(key) {
-        Some(Value::Array(a)) => a,
-        _ => panic!("{key} is not an array"),
-    }
-}
 
 fn j(text: &str) -> Value {
     json::parse(text.as_bytes()).unwrap()

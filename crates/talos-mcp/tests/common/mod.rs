@@ -212,3 +212,25 @@ pub fn transcript(name: &str) -> Vec<Line> {
 pub fn parse(bytes: &[u8]) -> Value {
     json::parse(bytes).unwrap()
 }
+
+/// The upstream talos-contracts checkout beside the project (or in `TALOS_SHARED_VECTORS`).
+pub fn contracts() -> PathBuf {
+    let dir = std::env::var_os("TALOS_SHARED_VECTORS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors"),
+        PathBuf::from,
+    );
+    dir.join("talos-contracts")
+}
+
+/// A JSON file of talos-contracts, by its path inside it.
+pub fn read_contract(rel: &str) -> Value {
+    json::parse(&std::fs::read(contracts().join(rel)).unwrap()).unwrap()
+}
+
+/// The array member `key` of `v`.
+pub fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    match v.get(key) {
+        Some(Value::Array(a)) => a,
+        _ => panic!("{key} is not an array"),
+    }
+}
