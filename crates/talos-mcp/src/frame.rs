@@ -325,6 +325,31 @@ fn no_more(map: Map) -> Result<(), FrameError> {
     }
 }
 
+/// The members both frame types have.
+struct Common<'a> {
+    session_id: &'a str,
+    correlation_id: &'a str,
+    peer_id: &'a str,
+    issued_at: u64,
+    tool: &'a str,
+    method: &'a str,
+}
+
+fn common_members(c: Common<'_>) -> Map {
+    let mut m = Map::new();
+    for (name, value) in [
+        ("session_id", c.session_id),
+        ("correlation_id", c.correlation_id),
+        ("peer_id", c.peer_id),
+        ("tool", c.tool),
+        ("method", c.method),
+    ] {
+        m.insert(name.into(), Value::from(value));
+    }
+    m.insert("issued_at".into(), number(c.issued_at));
+    m
+}
+
 fn number(n: u64) -> Value {
     Number::try_from(n).map_or(Value::Null, Value::Number)
 }
@@ -333,20 +358,18 @@ impl FrameBody for McpMessage {
     const TYPE: &'static str = "MCP_MESSAGE";
 
     fn to_members(&self) -> Map {
-        let mut m = Map::new();
-        m.insert("session_id".into(), Value::from(self.session_id.as_str()));
-        m.insert(
-            "correlation_id".into(),
-            Value::from(self.correlation_id.as_str()),
-        );
-        m.insert("peer_id".into(), Value::from(self.peer_id.as_str()));
-        m.insert("issued_at".into(), number(self.issued_at));
+        let mut m = common_members(Common {
+            session_id: &self.session_id,
+            correlation_id: &self.correlation_id,
+            peer_id: &self.peer_id,
+            issued_at: self.issued_at,
+            tool: &self.tool,
+            method: &self.method,
+        });
         m.insert(
             "request_hash".into(),
             Value::from(to_hex(&self.request_hash)),
         );
-        m.insert("tool".into(), Value::from(self.tool.as_str()));
-        m.insert("method".into(), Value::from(self.method.as_str()));
         m.insert(
             "capability_hash".into(),
             Value::from(to_hex(&self.capability_hash)),
@@ -382,20 +405,18 @@ impl FrameBody for McpResponse {
     const TYPE: &'static str = "MCP_RESPONSE";
 
     fn to_members(&self) -> Map {
-        let mut m = Map::new();
-        m.insert("session_id".into(), Value::from(self.session_id.as_str()));
-        m.insert(
-            "correlation_id".into(),
-            Value::from(self.correlation_id.as_str()),
-        );
-        m.insert("peer_id".into(), Value::from(self.peer_id.as_str()));
-        m.insert("issued_at".into(), number(self.issued_at));
+        let mut m = common_members(Common {
+            session_id: &self.session_id,
+            correlation_id: &self.correlation_id,
+            peer_id: &self.peer_id,
+            issued_at: self.issued_at,
+            tool: &self.tool,
+            method: &self.method,
+        });
         m.insert(
             "response_hash".into(),
             Value::from(to_hex(&self.response_hash)),
         );
-        m.insert("tool".into(), Value::from(self.tool.as_str()));
-        m.insert("method".into(), Value::from(self.method.as_str()));
         m.insert("result_code".into(), Value::from(self.result_code.as_str()));
         if let Some(reason) = &self.denial_reason {
             m.insert("denial_reason".into(), Value::from(reason.as_str()));

@@ -624,9 +624,6 @@ impl ServerTunnel {
     }
 
     fn relay(&mut self, message: &[u8]) {
-        let packet = Packet::Relay {
-            message: message.to_vec(),
-        };
-        self.out.push_back(Output::Peer(packet.encode()));
+        self.out.push_back(Output::relay(message));
     }
 }

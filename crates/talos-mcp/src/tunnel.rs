@@ -47,6 +47,16 @@ pub enum Output {
     Audit(Box<AuditRecord>),
 }
 
+impl Output {
+    /// A [`Packet::Relay`](crate::packet::Packet::Relay) of `message` for the other end.
+    pub(crate) fn relay(message: &[u8]) -> Self {
+        let packet = crate::packet::Packet::Relay {
+            message: message.to_vec(),
+        };
+        Self::Peer(packet.encode())
+    }
+}
+
 /// Why a tunnel dropped an input. Where the sender can be answered (a local request, a
 /// peer's call), the answer is already among the outputs.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

@@ -47,6 +47,7 @@ fn oracle_filter(method: &str, response: &Value, listed: &dyn Fn(&str, &str) -> 
 fn replay(pair: &mut Pair, lines: &[Line], expect: &Expect<'_>) -> usize {
     let mut denied_ids = BTreeSet::new();
     let mut methods = std::collections::BTreeMap::new();
+    let mut requests = std::collections::BTreeMap::new();
     for (n, line) in lines.iter().enumerate() {
         pair.now = common::at(2 + n as u64);
         let (client_before, server_before) = (pair.at_client.len(), pair.at_server.len());
@@ -54,6 +55,7 @@ fn replay(pair: &mut Pair, lines: &[Line], expect: &Expect<'_>) -> usize {
         if line.c2s {
             if let (Some(method), Some(id)) = (line.method(), line.id()) {
                 methods.insert(id.to_canonical_vec(), method.to_owned());
+                requests.insert(id.to_canonical_vec(), line.value.clone());
             }
             pair.from_client(line.line.as_bytes())
                 .unwrap_or_else(|e| panic!("line {}: {e}", n + 1));
@@ -167,7 +169,8 @@ fn replay(pair: &mut Pair, lines: &[Line], expect: &Expect<'_>) -> usize {
                     record.response_hash,
                     Some(talos_mcp::payload_hash(&parse(got)))
                 );
-                assert_eq!(record.request_hash.len(), 32);
+                let request = &requests[id.as_ref().unwrap()];
+                assert_eq!(record.request_hash, talos_mcp::payload_hash(request));
                 assert!(
                     record.latency_us >= 1_000_000,
                     "one line is one second here"
