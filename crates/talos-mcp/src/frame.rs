@@ -101,17 +101,29 @@ pub fn payload_hash(message: &Value) -> Hash {
     sha256(&message.to_canonical_vec())
 }
 
+/// The members a [`Signed`] frame reads and writes itself, around its [`FrameBody`].
+const ENVELOPE: [&str; 3] = ["type", "protocol_version", "sig"];
+
 /// The body of one frame type: its members, without `type`, `protocol_version` and `sig`.
 pub trait FrameBody: Sized {
     /// The `type` member.
     const TYPE: &'static str;
     /// The members, as JSON.
     fn to_members(&self) -> Map;
-    /// Reads the members (after `type`, `protocol_version` and `sig` were taken out).
+    /// Reads the members; `type`, `protocol_version` and `sig`, which [`Signed`] reads, are
+    /// skipped.
     ///
     /// # Errors
     /// [`FrameError`] for a missing, malformed or unknown member.
-    fn from_members(members: Map) -> Result<Self, FrameError>;
+    fn from_members(members: &Map) -> Result<Self, FrameError>;
+    /// Whether a receiver would accept this frame's members, as
+    /// [`from_members`](Self::from_members) of [`to_members`](Self::to_members) would say.
+    ///
+    /// # Errors
+    /// As [`from_members`](Self::from_members).
+    fn check(&self) -> Result<(), FrameError> {
+        Self::from_members(&self.to_members()).map(drop)
+    }
 }
 
 /// `MCP_MESSAGE`: a JSON-RPC request of `peer_id` in a session.
@@ -186,12 +198,12 @@ pub struct McpResponse {
     pub mcp_id: Option<Value>,
 }
 
-/// A frame and its signature, with the members that were signed.
+/// A frame and its signature, with its members as they were signed.
 #[derive(Clone, Debug)]
 pub struct Signed<T> {
     frame: T,
     signature: Signature,
-    /// The frame's members without `sig` (with `type` and `protocol_version`): an object.
+    /// Every member of the frame, `type`, `protocol_version` and `sig` included: an object.
     members: Value,
 }
 
@@ -202,15 +214,21 @@ impl<T: FrameBody> Signed<T> {
     /// [`FrameError::Malformed`] if a member is out of range (e.g. an identifier longer than
     /// [`MAX_ID_LEN`], a `method` longer than [`MAX_TARGET_LEN`], or a time beyond 2^53 − 1).
     pub fn sign(frame: T, key: &SigningKey) -> Result<Self, FrameError> {
-        let mut members = frame.to_members();
         // Refuse what a receiver would refuse.
-        let checked = T::from_members(members.clone())?;
+        frame.check()?;
+        let mut members = frame.to_members();
         members.insert("type".into(), Value::from(T::TYPE));
         members.insert("protocol_version".into(), Value::from(PROTOCOL_VERSION));
-        let members = Value::Object(members);
+        let mut members = Value::Object(members);
         let signature = key.sign(&members.to_canonical_vec());
+        if let Value::Object(members) = &mut members {
+            members.insert(
+                "sig".into(),
+                Value::from(base64url::encode(&signature.to_bytes())),
+            );
+        }
         Ok(Self {
-            frame: checked,
+            frame,
             signature,
             members,
         })
@@ -224,13 +242,13 @@ impl<T: FrameBody> Signed<T> {
         if bytes.len() > MAX_FRAME_BYTES {
             return Err(FrameError::TooLarge(bytes.len()));
         }
-        let Value::Object(mut members) =
+        let Value::Object(members) =
             json::parse(bytes).map_err(|e| FrameError::Json(e.to_string()))?
         else {
             return Err(FrameError::Malformed("frame"));
         };
-        let signature = match members.remove("sig") {
-            Some(Value::String(s)) => base64url::decode(&s)
+        let signature = match members.get("sig") {
+            Some(Value::String(s)) => base64url::decode(s)
                 .ok()
                 .and_then(|b| Signature::from_slice(&b).ok())
                 .ok_or(FrameError::Malformed("sig"))?,
@@ -242,10 +260,7 @@ impl<T: FrameBody> Signed<T> {
         {
             return Err(FrameError::WrongType(T::TYPE));
         }
-        let mut body = members.clone();
-        body.remove("type");
-        body.remove("protocol_version");
-        let frame = T::from_members(body)?;
+        let frame = T::from_members(&members)?;
         Ok(Self {
             frame,
             signature,
@@ -259,7 +274,11 @@ impl<T: FrameBody> Signed<T> {
     /// # Errors
     /// [`FrameError::SignatureInvalid`].
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), FrameError> {
-        key.verify(&self.members.to_canonical_vec(), &self.signature)
+        let mut signed = self.members.clone();
+        if let Value::Object(members) = &mut signed {
+            members.remove("sig");
+        }
+        key.verify(&signed.to_canonical_vec(), &self.signature)
             .map_err(|_| FrameError::SignatureInvalid)
     }
 
@@ -278,49 +297,54 @@ impl<T: FrameBody> Signed<T> {
     /// The frame as canonical JSON, `sig` included.
     #[must_use]
     pub fn to_json(&self) -> Vec<u8> {
-        let mut frame = self.members.clone();
-        if let Value::Object(members) = &mut frame {
-            members.insert(
-                "sig".into(),
-                Value::from(base64url::encode(&self.signature.to_bytes())),
-            );
-        }
-        frame.to_canonical_vec()
+        self.members.to_canonical_vec()
     }
 }
 
-fn text(map: &mut Map, name: &'static str) -> Result<String, FrameError> {
+/// An identifier (or, for `method`, a target) must be non-empty and not too long.
+fn check_text(name: &'static str, s: &str) -> Result<(), FrameError> {
     let max = if name == "method" {
         MAX_TARGET_LEN
     } else {
         MAX_ID_LEN
     };
-    match map.remove(name) {
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= max => Ok(s),
+    if s.is_empty() || s.len() > max {
+        return Err(FrameError::Malformed(name));
+    }
+    Ok(())
+}
+
+fn text(map: &Map, name: &'static str) -> Result<String, FrameError> {
+    match map.get(name) {
+        Some(Value::String(s)) => check_text(name, s).map(|()| s.clone()),
         Some(_) => Err(FrameError::Malformed(name)),
         None => Err(FrameError::Missing(name)),
     }
 }
 
-fn seconds(map: &mut Map, name: &'static str) -> Result<u64, FrameError> {
-    match map.remove(name) {
+fn seconds(map: &Map, name: &'static str) -> Result<u64, FrameError> {
+    match map.get(name) {
         Some(Value::Number(n)) => n.as_u64().ok_or(FrameError::Malformed(name)),
         Some(_) => Err(FrameError::Malformed(name)),
         None => Err(FrameError::Missing(name)),
     }
 }
 
-fn hash(map: &mut Map, name: &'static str) -> Result<Hash, FrameError> {
-    match map.remove(name) {
-        Some(Value::String(s)) => from_hex(&s).ok_or(FrameError::Malformed(name)),
+fn hash(map: &Map, name: &'static str) -> Result<Hash, FrameError> {
+    match map.get(name) {
+        Some(Value::String(s)) => from_hex(s).ok_or(FrameError::Malformed(name)),
         Some(_) => Err(FrameError::Malformed(name)),
         None => Err(FrameError::Missing(name)),
     }
 }
 
-fn no_more(map: Map) -> Result<(), FrameError> {
-    match map.into_keys().next() {
-        Some(key) => Err(FrameError::Unknown(key)),
+/// Refuses a member that is neither one of `known` nor one [`Signed`] reads.
+fn only(map: &Map, known: &[&str]) -> Result<(), FrameError> {
+    match map
+        .keys()
+        .find(|k| !known.contains(&k.as_str()) && !ENVELOPE.contains(&k.as_str()))
+    {
+        Some(key) => Err(FrameError::Unknown(key.clone())),
         None => Ok(()),
     }
 }
@@ -335,37 +359,58 @@ struct Common<'a> {
     method: &'a str,
 }
 
-fn common_members(c: Common<'_>) -> Map {
-    let mut m = Map::new();
-    for (name, value) in [
-        ("session_id", c.session_id),
-        ("correlation_id", c.correlation_id),
-        ("peer_id", c.peer_id),
-        ("tool", c.tool),
-        ("method", c.method),
-    ] {
-        m.insert(name.into(), Value::from(value));
+impl Common<'_> {
+    fn texts(&self) -> [(&'static str, &str); 5] {
+        [
+            ("session_id", self.session_id),
+            ("correlation_id", self.correlation_id),
+            ("peer_id", self.peer_id),
+            ("tool", self.tool),
+            ("method", self.method),
+        ]
     }
-    m.insert("issued_at".into(), number(c.issued_at));
-    m
+
+    fn members(&self) -> Map {
+        let mut m = Map::new();
+        for (name, value) in self.texts() {
+            m.insert(name.into(), Value::from(value));
+        }
+        m.insert("issued_at".into(), number(self.issued_at));
+        m
+    }
+
+    /// As reading [`members`](Self::members) back would.
+    fn check(&self) -> Result<(), FrameError> {
+        for (name, value) in self.texts() {
+            check_text(name, value)?;
+        }
+        Number::try_from(self.issued_at).map_err(|_| FrameError::Malformed("issued_at"))?;
+        Ok(())
+    }
 }
 
 fn number(n: u64) -> Value {
     Number::try_from(n).map_or(Value::Null, Value::Number)
 }
 
-impl FrameBody for McpMessage {
-    const TYPE: &'static str = "MCP_MESSAGE";
-
-    fn to_members(&self) -> Map {
-        let mut m = common_members(Common {
+impl McpMessage {
+    fn common(&self) -> Common<'_> {
+        Common {
             session_id: &self.session_id,
             correlation_id: &self.correlation_id,
             peer_id: &self.peer_id,
             issued_at: self.issued_at,
             tool: &self.tool,
             method: &self.method,
-        });
+        }
+    }
+}
+
+impl FrameBody for McpMessage {
+    const TYPE: &'static str = "MCP_MESSAGE";
+
+    fn to_members(&self) -> Map {
+        let mut m = self.common().members();
         m.insert(
             "request_hash".into(),
             Value::from(to_hex(&self.request_hash)),
@@ -380,24 +425,54 @@ impl FrameBody for McpMessage {
         m
     }
 
-    fn from_members(mut m: Map) -> Result<Self, FrameError> {
+    fn from_members(m: &Map) -> Result<Self, FrameError> {
         let frame = Self {
-            session_id: text(&mut m, "session_id")?,
-            correlation_id: text(&mut m, "correlation_id")?,
-            peer_id: text(&mut m, "peer_id")?,
-            issued_at: seconds(&mut m, "issued_at")?,
-            request_hash: hash(&mut m, "request_hash")?,
-            tool: text(&mut m, "tool")?,
-            method: text(&mut m, "method")?,
-            capability_hash: hash(&mut m, "capability_hash")?,
-            capability: match m.remove("capability") {
+            session_id: text(m, "session_id")?,
+            correlation_id: text(m, "correlation_id")?,
+            peer_id: text(m, "peer_id")?,
+            issued_at: seconds(m, "issued_at")?,
+            request_hash: hash(m, "request_hash")?,
+            tool: text(m, "tool")?,
+            method: text(m, "method")?,
+            capability_hash: hash(m, "capability_hash")?,
+            capability: match m.get("capability") {
                 None => None,
-                Some(Value::Object(c)) => Some(c),
+                Some(Value::Object(c)) => Some(c.clone()),
                 Some(_) => return Err(FrameError::Malformed("capability")),
             },
         };
-        no_more(m)?;
+        only(
+            m,
+            &[
+                "session_id",
+                "correlation_id",
+                "peer_id",
+                "issued_at",
+                "request_hash",
+                "tool",
+                "method",
+                "capability_hash",
+                "capability",
+            ],
+        )?;
         Ok(frame)
+    }
+
+    fn check(&self) -> Result<(), FrameError> {
+        self.common().check()
+    }
+}
+
+impl McpResponse {
+    fn common(&self) -> Common<'_> {
+        Common {
+            session_id: &self.session_id,
+            correlation_id: &self.correlation_id,
+            peer_id: &self.peer_id,
+            issued_at: self.issued_at,
+            tool: &self.tool,
+            method: &self.method,
+        }
     }
 }
 
@@ -405,14 +480,7 @@ impl FrameBody for McpResponse {
     const TYPE: &'static str = "MCP_RESPONSE";
 
     fn to_members(&self) -> Map {
-        let mut m = common_members(Common {
-            session_id: &self.session_id,
-            correlation_id: &self.correlation_id,
-            peer_id: &self.peer_id,
-            issued_at: self.issued_at,
-            tool: &self.tool,
-            method: &self.method,
-        });
+        let mut m = self.common().members();
         m.insert(
             "response_hash".into(),
             Value::from(to_hex(&self.response_hash)),
@@ -427,33 +495,65 @@ impl FrameBody for McpResponse {
         m
     }
 
-    fn from_members(mut m: Map) -> Result<Self, FrameError> {
+    fn from_members(m: &Map) -> Result<Self, FrameError> {
         let frame = Self {
-            session_id: text(&mut m, "session_id")?,
-            correlation_id: text(&mut m, "correlation_id")?,
-            peer_id: text(&mut m, "peer_id")?,
-            issued_at: seconds(&mut m, "issued_at")?,
-            response_hash: hash(&mut m, "response_hash")?,
-            tool: text(&mut m, "tool")?,
-            method: text(&mut m, "method")?,
-            result_code: match text(&mut m, "result_code")?.as_str() {
+            session_id: text(m, "session_id")?,
+            correlation_id: text(m, "correlation_id")?,
+            peer_id: text(m, "peer_id")?,
+            issued_at: seconds(m, "issued_at")?,
+            response_hash: hash(m, "response_hash")?,
+            tool: text(m, "tool")?,
+            method: text(m, "method")?,
+            result_code: match text(m, "result_code")?.as_str() {
                 "OK" => ResultCode::Ok,
                 "DENY" => ResultCode::Deny,
                 "ERROR" => ResultCode::Error,
                 _ => return Err(FrameError::Malformed("result_code")),
             },
-            denial_reason: match m.remove("denial_reason") {
+            denial_reason: match m.get("denial_reason") {
                 None => None,
-                Some(Value::String(s)) if s.len() <= MAX_ID_LEN => Some(s),
+                Some(Value::String(s)) if s.len() <= MAX_ID_LEN => Some(s.clone()),
                 Some(_) => return Err(FrameError::Malformed("denial_reason")),
             },
-            mcp_id: match m.remove("mcp_id") {
+            mcp_id: match m.get("mcp_id") {
                 None => None,
-                Some(v @ (Value::String(_) | Value::Number(_))) => Some(v),
+                Some(v @ (Value::String(_) | Value::Number(_))) => Some(v.clone()),
                 Some(_) => return Err(FrameError::Malformed("mcp_id")),
             },
         };
-        no_more(m)?;
+        only(
+            m,
+            &[
+                "session_id",
+                "correlation_id",
+                "peer_id",
+                "issued_at",
+                "response_hash",
+                "tool",
+                "method",
+                "result_code",
+                "denial_reason",
+                "mcp_id",
+            ],
+        )?;
         Ok(frame)
+    }
+
+    fn check(&self) -> Result<(), FrameError> {
+        self.common().check()?;
+        if self
+            .denial_reason
+            .as_ref()
+            .is_some_and(|r| r.len() > MAX_ID_LEN)
+        {
+            return Err(FrameError::Malformed("denial_reason"));
+        }
+        if !matches!(
+            self.mcp_id,
+            None | Some(Value::String(_) | Value::Number(_))
+        ) {
+            return Err(FrameError::Malformed("mcp_id"));
+        }
+        Ok(())
     }
 }

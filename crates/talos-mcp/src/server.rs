@@ -104,11 +104,13 @@ struct Pending {
     received: Timestamp,
 }
 
-/// Correlation ids seen within the window, oldest first, bounded.
+/// Correlation ids seen within the window, oldest first, bounded. Each is kept as the first
+/// 16 bytes of its SHA-256: fixed-size keys stay inside the tree's nodes (no allocation, no
+/// pointer to follow per comparison), and a collision needs 2^64 work.
 #[derive(Debug, Default)]
 struct ReplayWindow {
-    seen: BTreeSet<String>,
-    order: VecDeque<(u64, String)>,
+    seen: BTreeSet<[u8; 16]>,
+    order: VecDeque<(u64, [u8; 16])>,
 }
 
 impl ReplayWindow {
@@ -131,16 +133,17 @@ impl ReplayWindow {
             self.seen.remove(id);
             self.order.pop_front();
         }
-        if self.seen.contains(correlation) {
+        let digest = talos_crypto::hash::sha256(correlation.as_bytes());
+        let key = *digest.first_chunk::<16>().unwrap_or(&[0; 16]);
+        if self.seen.contains(&key) {
             return Err(TunnelError::Replay(correlation.to_owned()));
         }
         if self.seen.len() >= max {
             return Err(TunnelError::ReplayTableFull);
         }
-        self.seen.insert(correlation.to_owned());
+        self.seen.insert(key);
         // Keep `order` sorted by time of expiry: a frame from the future expires last.
-        self.order
-            .push_back((issued_at.max(now_secs), correlation.to_owned()));
+        self.order.push_back((issued_at.max(now_secs), key));
         Ok(())
     }
 }
@@ -444,8 +447,7 @@ impl ServerTunnel {
                 input.push(0);
                 input.extend_from_slice(session_id.as_bytes());
                 let digest = talos_crypto::hash::sha256(&input);
-                let mut key = [0; 16];
-                key.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+                let key = *digest.first_chunk::<16>().unwrap_or(&[0; 16]);
                 self.session = Some((session_id.to_owned(), key));
                 Ok(key)
             }
