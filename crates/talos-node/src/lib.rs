@@ -12,3 +12,6 @@ pub mod identity;
 pub mod net;
 // Pairwise messaging without I/O: sessions per peer, signed envelopes, receipts.
 pub mod messenger;
+// MCP through the node: an MCP server process behind a server tunnel, an MCP client in front
+// of a client tunnel.
+pub mod mcp;

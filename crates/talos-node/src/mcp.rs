@@ -1,0 +1,437 @@
+//! MCP through the node: the process side of the talos-mcp tunnels.
+//!
+//! - [`serve`] runs an MCP server process (newline-delimited JSON-RPC on its stdin and stdout)
+//!   behind a [`ServerTunnel`]: the peer's packets go in, what the tunnel allows goes to the
+//!   process, the process's answers go back to the peer as signed replies, and each call's
+//!   audit record comes out as an [`McpEvent::Audit`]. The process is restarted, with backoff,
+//!   if it exits.
+//! - [`connect`] faces an MCP client over any pair of byte streams (the `talos mcp-connect`
+//!   process's own stdin and stdout) with a [`ClientTunnel`].
+//!
+//! Both exchange packets with the other end through a [`PeerLink`]: two channels, which the
+//! node connects to the peer's session (or, in a test, [`link_pair`] connects back to back).
+//! The tunnels decide everything; this module only moves lines and packets and reads the clock.
+//!
+//! Lines are bounded: a line longer than [`MAX_LINE_BYTES`] is cut at that bound and handed to
+//! the tunnel, which refuses it (and answers the client where it can); the rest of it is
+//! skipped.
+
+use core::future::Future;
+use core::time::Duration;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use talos_crypto::Timestamp;
+use talos_mcp::acl::guard::Guard;
+use talos_mcp::jsonrpc::MAX_LINE_BYTES;
+use talos_mcp::{AuditRecord, ClientTunnel, Output, ServerTunnel, TunnelError};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::mpsc;
+
+/// Why an MCP tunnel stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum McpError {
+    /// The MCP server process could not be started.
+    #[error("cannot start {program:?}: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The process exited more often than [`ServerProcess::max_restarts`] allows in a row.
+    #[error("the MCP server exited {0} times in a row; giving up")]
+    Restarts(u32),
+    /// Reading from or writing to the local side failed.
+    #[error("local stream: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Something a running tunnel reports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum McpEvent {
+    /// A call's (or a denial's) audit record, for the ledger.
+    Audit(Box<AuditRecord>),
+    /// An input the tunnel refused (a forged, replayed or malformed packet, a bad line). Where
+    /// the sender could be answered, it was.
+    Refused(TunnelError),
+    /// The MCP server process started.
+    Started {
+        /// Its process id.
+        pid: Option<u32>,
+    },
+    /// The MCP server process exited; it will be restarted.
+    Exited {
+        /// Its exit status, if it could be read.
+        status: Option<std::process::ExitStatus>,
+    },
+}
+
+/// The two directions of packets between a tunnel and its other end.
+#[derive(Debug)]
+pub struct PeerLink {
+    /// Packets for the other end.
+    pub to_peer: mpsc::Sender<Vec<u8>>,
+    /// Packets from the other end; the tunnel stops when this closes.
+    pub from_peer: mpsc::Receiver<Vec<u8>>,
+}
+
+/// Two links joined back to back: what one sends, the other receives.
+#[must_use]
+pub fn link_pair(capacity: usize) -> (PeerLink, PeerLink) {
+    let (a_tx, b_rx) = mpsc::channel(capacity);
+    let (b_tx, a_rx) = mpsc::channel(capacity);
+    (
+        PeerLink {
+            to_peer: a_tx,
+            from_peer: a_rx,
+        },
+        PeerLink {
+            to_peer: b_tx,
+            from_peer: b_rx,
+        },
+    )
+}
+
+/// The MCP server process [`serve`] runs.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ServerProcess {
+    /// The program.
+    pub program: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// The first wait before a restart; it doubles with each exit in a row, up to 5 s.
+    pub restart_backoff: Duration,
+    /// How many exits in a row (each within a minute of its start) end the tunnel.
+    pub max_restarts: u32,
+}
+
+impl ServerProcess {
+    /// `program` with `args`, restarted after 100 ms (doubling), at most 5 times in a row.
+    #[must_use]
+    pub fn new(program: impl Into<String>, args: Vec<String>) -> Self {
+        Self {
+            program: program.into(),
+            args,
+            restart_backoff: Duration::from_millis(100),
+            max_restarts: 5,
+        }
+    }
+
+    /// Splits a command line on whitespace (no shell quoting): the first word is the program.
+    /// `None` for an empty line.
+    #[must_use]
+    pub fn from_command_line(line: &str) -> Option<Self> {
+        let mut words = line.split_whitespace().map(str::to_owned);
+        let program = words.next()?;
+        Some(Self::new(program, words.collect()))
+    }
+
+    fn spawn(&self) -> Result<(Child, ChildStdin, ChildStdout), McpError> {
+        let spawn_error = |source| McpError::Spawn {
+            program: self.program.clone(),
+            source,
+        };
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(spawn_error)?;
+        let missing = || spawn_error(std::io::Error::other("no stdio pipe"));
+        let stdin = child.stdin.take().ok_or_else(missing)?;
+        let stdout = child.stdout.take().ok_or_else(missing)?;
+        Ok((child, stdin, stdout))
+    }
+}
+
+/// Runs `process` behind `tunnel` until the peer's side of `link` closes or `shutdown`
+/// resolves; then the process is killed. `guard` may be shared by every tunnel of a node.
+///
+/// # Errors
+/// [`McpError::Spawn`] when the process cannot be started, [`McpError::Restarts`] when it
+/// keeps exiting. Refused packets and lines are reported as events, not errors.
+pub async fn serve(
+    mut tunnel: ServerTunnel,
+    guard: Arc<Mutex<Guard>>,
+    process: ServerProcess,
+    mut link: PeerLink,
+    events: mpsc::Sender<McpEvent>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), McpError> {
+    tokio::pin!(shutdown);
+    let mut exits = 0_u32;
+    'process: loop {
+        let (mut child, mut stdin, stdout) = process.spawn()?;
+        let started = tokio::time::Instant::now();
+        let _ = events.send(McpEvent::Started { pid: child.id() }).await;
+        let mut lines = LineReader::new(BufReader::new(stdout));
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break 'process,
+                packet = link.from_peer.recv() => {
+                    let Some(packet) = packet else { break 'process };
+                    let result = {
+                        let mut guard = guard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        tunnel.handle_peer(&packet, &mut guard, now())
+                    };
+                    report(result, &events).await;
+                }
+                line = lines.next() => match line {
+                    Ok(Some(line)) => {
+                        let result = {
+                            let mut guard = guard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            tunnel.handle_local(&line, &mut guard, now())
+                        };
+                        report(result, &events).await;
+                    }
+                    Ok(None) | Err(_) => break,
+                },
+            }
+            if drain_server(&mut tunnel, &mut stdin, &link, &events)
+                .await
+                .is_err()
+            {
+                // The process's stdin is closed: it is exiting.
+                break;
+            }
+        }
+        let status = child.wait().await.ok();
+        let _ = events.send(McpEvent::Exited { status }).await;
+        exits = if started.elapsed() > Duration::from_secs(60) {
+            1
+        } else {
+            exits.saturating_add(1)
+        };
+        if exits > process.max_restarts {
+            return Err(McpError::Restarts(exits));
+        }
+        let backoff = process
+            .restart_backoff
+            .saturating_mul(1 << exits.saturating_sub(1).min(16))
+            .min(Duration::from_secs(5));
+        tokio::select! {
+            () = &mut shutdown => break 'process,
+            () = tokio::time::sleep(backoff) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Moves the server tunnel's outputs: lines to the process, packets to the peer, audit
+/// records out. An error means the process's stdin is closed.
+async fn drain_server(
+    tunnel: &mut ServerTunnel,
+    stdin: &mut ChildStdin,
+    link: &PeerLink,
+    events: &mpsc::Sender<McpEvent>,
+) -> std::io::Result<()> {
+    let mut wrote = false;
+    while let Some(output) = tunnel.poll_output() {
+        match output {
+            Output::Local(mut line) => {
+                line.push(b'\n');
+                stdin.write_all(&line).await?;
+                wrote = true;
+            }
+            Output::Peer(packet) => {
+                // A closed link ends the tunnel at its next receive.
+                let _ = link.to_peer.send(packet).await;
+            }
+            Output::Audit(record) => {
+                let _ = events.send(McpEvent::Audit(record)).await;
+            }
+            _ => {}
+        }
+    }
+    if wrote {
+        stdin.flush().await?;
+    }
+    Ok(())
+}
+
+/// Faces an MCP client that writes requests to `input` and reads answers from `output`,
+/// until the client closes `input`, the peer's side of `link` closes, or `shutdown` resolves.
+///
+/// # Errors
+/// [`McpError::Io`] when writing to `output` fails.
+pub async fn connect<R, W>(
+    mut tunnel: ClientTunnel,
+    input: R,
+    mut output: W,
+    mut link: PeerLink,
+    events: mpsc::Sender<McpEvent>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), McpError>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    tokio::pin!(shutdown);
+    let mut lines = LineReader::new(input);
+    loop {
+        let deadline = tunnel.poll_timeout().map(instant_of);
+        tokio::select! {
+            () = &mut shutdown => break,
+            line = lines.next() => match line? {
+                Some(line) => report(tunnel.handle_local(&line, now()), &events).await,
+                None => break,
+            },
+            packet = link.from_peer.recv() => {
+                let Some(packet) = packet else { break };
+                report(tunnel.handle_peer(&packet, now()), &events).await;
+            }
+            () = sleep_until(deadline) => tunnel.handle_timeout(now()),
+        }
+        let mut wrote = false;
+        while let Some(out) = tunnel.poll_output() {
+            match out {
+                Output::Local(mut line) => {
+                    line.push(b'\n');
+                    output.write_all(&line).await?;
+                    wrote = true;
+                }
+                Output::Peer(packet) => {
+                    let _ = link.to_peer.send(packet).await;
+                }
+                Output::Audit(record) => {
+                    let _ = events.send(McpEvent::Audit(record)).await;
+                }
+                _ => {}
+            }
+        }
+        if wrote {
+            output.flush().await?;
+        }
+    }
+    Ok(())
+}
+
+async fn report(result: Result<(), TunnelError>, events: &mpsc::Sender<McpEvent>) {
+    if let Err(refused) = result {
+        tracing::debug!(%refused, "mcp tunnel refused an input");
+        let _ = events.send(McpEvent::Refused(refused)).await;
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => core::future::pending().await,
+    }
+}
+
+/// The tokio instant of a wall-clock timestamp (now, if it has passed).
+fn instant_of(at: Timestamp) -> tokio::time::Instant {
+    let wait = at.duration_since(now()).unwrap_or_default();
+    tokio::time::Instant::now() + wait
+}
+
+fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Timestamp::from_millis(ms)
+}
+
+/// Reads newline-terminated lines of at most [`MAX_LINE_BYTES`] (see the module docs).
+struct LineReader<R> {
+    reader: R,
+    line: Vec<u8>,
+    /// Skipping the rest of a line that was cut.
+    skipping: bool,
+}
+
+impl<R: AsyncBufRead + Unpin> LineReader<R> {
+    fn new(reader: R) -> Self {
+        Self {
+            reader,
+            line: Vec::new(),
+            skipping: false,
+        }
+    }
+
+    /// The next line without its `\n` (a cut one is [`MAX_LINE_BYTES`] + 1 bytes long), or
+    /// `None` at the end of the stream. Cancel-safe: a partly read line is kept for the next
+    /// call.
+    async fn next(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        loop {
+            let buf = self.reader.fill_buf().await?;
+            if buf.is_empty() {
+                // End of stream: a last line without a newline still counts.
+                if self.line.is_empty() || self.skipping {
+                    self.skipping = false;
+                    self.line.clear();
+                    return Ok(None);
+                }
+                return Ok(Some(core::mem::take(&mut self.line)));
+            }
+            let (chunk, found) = match buf.iter().position(|&b| b == b'\n') {
+                Some(at) => (buf.get(..at).unwrap_or_default(), Some(at)),
+                None => (buf, None),
+            };
+            let used = found.map_or(chunk.len(), |at| at + 1);
+            if !self.skipping {
+                let room = (MAX_LINE_BYTES + 1).saturating_sub(self.line.len());
+                self.line
+                    .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+            }
+            self.reader.consume(used);
+            if found.is_some() {
+                if self.skipping {
+                    self.skipping = false;
+                    continue;
+                }
+                return Ok(Some(core::mem::take(&mut self.line)));
+            }
+            if !self.skipping && self.line.len() > MAX_LINE_BYTES {
+                self.skipping = true;
+                return Ok(Some(core::mem::take(&mut self.line)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code
+
+    use super::*;
+
+    async fn lines(input: &[u8]) -> Vec<Vec<u8>> {
+        let mut reader = LineReader::new(BufReader::with_capacity(7, input));
+        let mut out = Vec::new();
+        while let Some(line) = reader.next().await.unwrap() {
+            out.push(line);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn lines_are_split_and_bounded() {
+        assert_eq!(
+            lines(b"{\"a\":1}\n\n{\"b\":22}\nlast").await,
+            vec![
+                b"{\"a\":1}".to_vec(),
+                Vec::new(),
+                b"{\"b\":22}".to_vec(),
+                b"last".to_vec()
+            ]
+        );
+        let mut long = vec![b'x'; MAX_LINE_BYTES + 10];
+        long.extend_from_slice(b"\nnext\n");
+        let got = lines(&long).await;
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].len(), MAX_LINE_BYTES + 1);
+        assert_eq!(got[1], b"next");
+        let exact = vec![b'y'; MAX_LINE_BYTES];
+        assert_eq!(lines(&exact).await, vec![exact]);
+    }
+}
