@@ -15,3 +15,5 @@ pub mod messenger;
 // MCP through the node: an MCP server process behind a server tunnel, an MCP client in front
 // of a client tunnel.
 pub mod mcp;
+// Operations endpoints: health and Prometheus metrics.
+pub mod metrics;
