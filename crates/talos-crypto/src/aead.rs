@@ -144,6 +144,68 @@ aead_cipher!(
     XNONCE_LEN
 );
 
+impl XChaCha20Poly1305 {
+    /// Seals `plaintext` under a nonce drawn from `rng`, for storage: returns
+    /// `header ‖ nonce ‖ ciphertext ‖ tag`. `header` (a format tag, say) travels in clear;
+    /// `aad` is authenticated and not stored. [`open_stored`](Self::open_stored) reverses it.
+    ///
+    /// ```
+    /// use talos_crypto::aead::XChaCha20Poly1305;
+    /// # use talos_crypto::SeedableRng as _;
+    /// # let mut rng = rand_chacha::ChaCha20Rng::from_seed([0; 32]);
+    /// let cipher = XChaCha20Poly1305::new(&[1; 32]);
+    /// let sealed = cipher.seal_stored(&mut rng, b"v1", b"label", b"secret").unwrap();
+    /// assert!(sealed.starts_with(b"v1"));
+    /// assert_eq!(cipher.open_stored(b"v1", b"label", &sealed).unwrap().as_slice(), b"secret");
+    /// assert!(cipher.open_stored(b"v1", b"other label", &sealed).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`AeadError::TooLong`] for a plaintext beyond the cipher's limit.
+    pub fn seal_stored(
+        &self,
+        rng: &mut impl crate::CryptoRng,
+        header: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, AeadError> {
+        let mut nonce = [0; XNONCE_LEN];
+        rng.fill_bytes(&mut nonce);
+        let mut out =
+            Vec::with_capacity(header.len() + XNONCE_LEN + plaintext.len() + TAG_LEN);
+        out.extend_from_slice(header);
+        out.extend_from_slice(&nonce);
+        // Room for the tag up front: growing would leave a copy of the plaintext behind.
+        let mut body = zeroize::Zeroizing::new(Vec::with_capacity(plaintext.len() + TAG_LEN));
+        body.extend_from_slice(plaintext);
+        self.seal_in_place(&nonce, aad, &mut body)?;
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Opens what [`seal_stored`](Self::seal_stored) wrote with the same `header` and `aad`.
+    ///
+    /// # Errors
+    /// [`AeadError::DecryptionFailed`] for another header, a truncated input, another key or
+    /// `aad`, or altered bytes.
+    pub fn open_stored(
+        &self,
+        header: &[u8],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, AeadError> {
+        let rest = sealed
+            .strip_prefix(header)
+            .ok_or(AeadError::DecryptionFailed)?;
+        let (nonce, ciphertext) = rest
+            .split_first_chunk::<XNONCE_LEN>()
+            .ok_or(AeadError::DecryptionFailed)?;
+        let mut body = zeroize::Zeroizing::new(ciphertext.to_vec());
+        self.open_in_place(nonce, aad, &mut body)?;
+        Ok(body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

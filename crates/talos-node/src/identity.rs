@@ -30,7 +30,7 @@
 use core::fmt;
 use std::ffi::OsString;
 
-use talos_crypto::aead::{TAG_LEN, XChaCha20Poly1305, XNONCE_LEN};
+use talos_crypto::aead::XChaCha20Poly1305;
 use talos_crypto::key_file::{KdfParams, KeyFileError};
 use talos_crypto::{CryptoRng, KeyFile, SigningKey, VerifyingKey, Zeroizing};
 use talos_did::{Did, DidKey};
@@ -228,17 +228,9 @@ impl Identity {
         label: &[u8],
         plaintext: &[u8],
     ) -> Result<Vec<u8>, IdentityError> {
-        let mut nonce = [0u8; XNONCE_LEN];
-        rng.fill_bytes(&mut nonce);
-        let ciphertext = self
-            .cipher()?
-            .seal(&nonce, &aad(label), plaintext)
-            .map_err(|_| IdentityError::SealedDataCorrupt)?;
-        let mut out = Vec::with_capacity(1 + XNONCE_LEN + ciphertext.len());
-        out.push(SEALED_VERSION);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&ciphertext);
-        Ok(out)
+        self.cipher()?
+            .seal_stored(rng, &[SEALED_VERSION], &aad(label), plaintext)
+            .map_err(|_| IdentityError::SealedDataCorrupt)
     }
 
     /// Opens data sealed by [`Identity::seal`] with the same `label`.
@@ -247,19 +239,8 @@ impl Identity {
     /// [`IdentityError::SealedDataCorrupt`] if it was sealed by another identity, under another
     /// label, or altered.
     pub fn open(&self, label: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
-        let (&version, rest) = sealed
-            .split_first()
-            .ok_or(IdentityError::SealedDataCorrupt)?;
-        if version != SEALED_VERSION || rest.len() < XNONCE_LEN + TAG_LEN {
-            return Err(IdentityError::SealedDataCorrupt);
-        }
-        let (nonce, ciphertext) = rest.split_at(XNONCE_LEN);
-        let nonce: [u8; XNONCE_LEN] = nonce
-            .try_into()
-            .map_err(|_| IdentityError::SealedDataCorrupt)?;
         self.cipher()?
-            .open(&nonce, &aad(label), ciphertext)
-            .map(Zeroizing::new)
+            .open_stored(&[SEALED_VERSION], &aad(label), sealed)
             .map_err(|_| IdentityError::SealedDataCorrupt)
     }
 

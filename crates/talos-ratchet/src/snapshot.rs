@@ -393,19 +393,10 @@ fn key32(r: &mut Reader<'_>) -> Result<[u8; 32], SnapshotError> {
 /// 24-byte nonce: `SEAL_HEADER ‖ nonce ‖ ciphertext ‖ tag`, the header authenticated.
 #[must_use]
 pub fn seal(key: &[u8; 32], snapshot: &[u8], rng: &mut impl CryptoRng) -> Vec<u8> {
-    let mut nonce = [0u8; XNONCE_LEN];
-    rng.fill_bytes(&mut nonce);
-    let mut out = Vec::with_capacity(SEAL_HEADER.len() + XNONCE_LEN + snapshot.len() + TAG_LEN);
-    out.extend_from_slice(&SEAL_HEADER);
-    out.extend_from_slice(&nonce);
-    let mut body = Vec::with_capacity(snapshot.len() + TAG_LEN);
-    body.extend_from_slice(snapshot);
     #[allow(clippy::expect_used)]
     XChaCha20Poly1305::new(key)
-        .seal_in_place(&nonce, &SEAL_HEADER, &mut body)
-        .expect("invariant: a snapshot in memory is far below XChaCha20-Poly1305's 256 GiB limit");
-    out.extend_from_slice(&body);
-    out
+        .seal_stored(rng, &SEAL_HEADER, &SEAL_HEADER, snapshot)
+        .expect("invariant: a snapshot in memory is far below XChaCha20-Poly1305's 256 GiB limit")
 }
 
 /// Decrypts what [`seal`] wrote.
@@ -414,21 +405,15 @@ pub fn seal(key: &[u8; 32], snapshot: &[u8], rng: &mut impl CryptoRng) -> Vec<u8
 /// [`SnapshotError::Sealed`] for input without the seal header or too short;
 /// [`SnapshotError::DecryptionFailed`] for a wrong key or tampered bytes.
 pub fn open(key: &[u8; 32], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, SnapshotError> {
-    let header_len = SEAL_HEADER.len();
-    if sealed.len() < header_len + XNONCE_LEN + TAG_LEN {
+    if sealed.len() < SEAL_HEADER.len() + XNONCE_LEN + TAG_LEN {
         return Err(SnapshotError::Sealed("truncated"));
     }
-    if sealed[..header_len] != SEAL_HEADER {
+    if !sealed.starts_with(&SEAL_HEADER) {
         return Err(SnapshotError::Sealed("unknown seal header or version"));
     }
-    let nonce: [u8; XNONCE_LEN] = sealed[header_len..header_len + XNONCE_LEN]
-        .try_into()
-        .map_err(|_| SnapshotError::Sealed("truncated"))?;
-    let mut body = Zeroizing::new(sealed[header_len + XNONCE_LEN..].to_vec());
     XChaCha20Poly1305::new(key)
-        .open_in_place(&nonce, &SEAL_HEADER, &mut body)
-        .map_err(|_| SnapshotError::DecryptionFailed)?;
-    Ok(body)
+        .open_stored(&SEAL_HEADER, &SEAL_HEADER, sealed)
+        .map_err(|_| SnapshotError::DecryptionFailed)
 }
 
 /// A snapshot could not be read.
