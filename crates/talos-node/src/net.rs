@@ -56,6 +56,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use codec::{MAX_MESSAGE_LEN, TooLarge, WireCodec, read_message, write_message};
+
+/// The longest request: a message on the wire less its [`Lane`] byte.
+pub const MAX_REQUEST_LEN: usize = MAX_MESSAGE_LEN - 1;
 pub use records::{RecordRefusal, record_key};
 
 use driver::Command;
@@ -286,7 +289,32 @@ pub enum Event {
     },
 }
 
-/// A request from a peer, from [`Network::take_inbound`]: answer it with
+/// What a request on [`WIRE_PROTOCOL`] carries: its first byte, which routes it to
+/// [`Network::take_inbound`] or [`Network::take_mcp_inbound`]. A request with another first
+/// byte is refused unanswered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Lane {
+    /// Messages and receipts (talos-wire envelopes).
+    Message = 1,
+    /// Packets between the two ends of an MCP tunnel (talos-mcp packets).
+    Mcp = 2,
+}
+
+impl Lane {
+    /// The lane whose first byte is `byte`.
+    #[must_use]
+    pub const fn of(byte: u8) -> Option<Self> {
+        match byte {
+            1 => Some(Self::Message),
+            2 => Some(Self::Mcp),
+            _ => None,
+        }
+    }
+}
+
+/// A request from a peer, from [`Network::take_inbound`] or [`Network::take_mcp_inbound`]:
+/// answer it with
 /// [`respond`](Self::respond), or drop it to refuse it.
 pub struct InboundRequest {
     peer: PeerId,
@@ -350,6 +378,7 @@ pub struct Network {
     commands: mpsc::Sender<Command>,
     events: Option<mpsc::Receiver<Event>>,
     inbound: Option<mpsc::Receiver<InboundRequest>>,
+    mcp_inbound: Option<mpsc::Receiver<InboundRequest>>,
     task: JoinHandle<()>,
 }
 
@@ -380,13 +409,14 @@ impl Network {
         let (commands, command_rx) = mpsc::channel(64);
         let (event_tx, events) = mpsc::channel(config.channel_capacity);
         let (inbound_tx, inbound) = mpsc::channel(config.channel_capacity);
+        let (mcp_inbound_tx, mcp_inbound) = mpsc::channel(config.channel_capacity);
         let driver = driver::Driver::start(
             keypair,
             listen,
             config.clone(),
             command_rx,
             event_tx,
-            inbound_tx,
+            [inbound_tx, mcp_inbound_tx],
         )
         .await?;
         let task = tokio::spawn(driver.run());
@@ -397,6 +427,7 @@ impl Network {
             commands,
             events: Some(events),
             inbound: Some(inbound),
+            mcp_inbound: Some(mcp_inbound),
             task,
         })
     }
@@ -425,10 +456,16 @@ impl Network {
         self.events.take()
     }
 
-    /// The stream of inbound requests; `Some` the first time only. Answer each with
-    /// [`InboundRequest::respond`] within the request timeout.
+    /// The stream of inbound requests of [`Lane::Message`]; `Some` the first time only.
+    /// Answer each with [`InboundRequest::respond`] within the request timeout.
     pub fn take_inbound(&mut self) -> Option<mpsc::Receiver<InboundRequest>> {
         self.inbound.take()
+    }
+
+    /// The stream of inbound requests of [`Lane::Mcp`]; `Some` the first time only. Requests
+    /// on a lane whose stream was never taken are dropped when its channel fills.
+    pub fn take_mcp_inbound(&mut self) -> Option<mpsc::Receiver<InboundRequest>> {
+        self.mcp_inbound.take()
     }
 
     /// The addresses this node listens on (without `/p2p/`).
@@ -577,11 +614,12 @@ impl Network {
         .await
     }
 
-    /// Sends `request` to `peer` over [`WIRE_PROTOCOL`] and returns its response. Dials the
-    /// peer if needed, with the addresses the DHT and identify taught this node.
+    /// Sends `request` to `peer` over [`WIRE_PROTOCOL`] on [`Lane::Message`] and returns its
+    /// response. Dials the peer if needed, with the addresses the DHT and identify taught this
+    /// node.
     ///
     /// # Errors
-    /// [`NetError::TooLarge`] if `request` is longer than [`MAX_MESSAGE_LEN`],
+    /// [`NetError::TooLarge`] if `request` is longer than [`MAX_REQUEST_LEN`],
     /// [`NetError::Request`] if the exchange fails, [`NetError::Timeout`].
     pub async fn request(&self, peer: PeerId, request: Vec<u8>) -> Result<Vec<u8>, NetError> {
         self.request_with_addresses(peer, Vec::new(), request).await
@@ -597,17 +635,34 @@ impl Network {
         addrs: Vec<Multiaddr>,
         request: Vec<u8>,
     ) -> Result<Vec<u8>, NetError> {
-        if request.len() > MAX_MESSAGE_LEN {
+        self.request_on(Lane::Message, peer, addrs, &request).await
+    }
+
+    /// Sends `request` to `peer` on `lane` (see [`Network::request_with_addresses`]).
+    ///
+    /// # Errors
+    /// As [`Network::request`].
+    pub async fn request_on(
+        &self,
+        lane: Lane,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        request: &[u8],
+    ) -> Result<Vec<u8>, NetError> {
+        if request.len() > MAX_REQUEST_LEN {
             return Err(NetError::TooLarge {
                 len: request.len(),
-                max: MAX_MESSAGE_LEN,
+                max: MAX_REQUEST_LEN,
             });
         }
+        let mut bytes = Vec::with_capacity(1 + request.len());
+        bytes.push(lane as u8);
+        bytes.extend_from_slice(request);
         self.call(self.config.request_timeout + REPLY_MARGIN, |reply| {
             Command::Request {
                 peer,
                 addrs,
-                bytes: request,
+                bytes,
                 reply,
             }
         })

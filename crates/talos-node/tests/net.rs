@@ -17,7 +17,8 @@ use talos_did::record::{
 };
 use talos_did::resolver::InsertError;
 use talos_node::net::{
-    self, Event, MAX_MESSAGE_LEN, NetError, Network, RecordRefusal, WIRE_PROTOCOL, WireCodec,
+    self, Event, Lane, MAX_MESSAGE_LEN, MAX_REQUEST_LEN, NetError, Network, RecordRefusal,
+    WIRE_PROTOCOL, WireCodec,
 };
 use tokio::sync::mpsc;
 
@@ -448,17 +449,19 @@ async fn oversized_messages_are_refused() {
         let mut b = node(12).await;
         serve_echo(&mut b);
         a.dial(full_addr(&b).await).await.unwrap();
+        // (A request is its lane byte and at most MAX_REQUEST_LEN bytes.)
+        assert_eq!(MAX_REQUEST_LEN, MAX_MESSAGE_LEN - 1);
         let response = a
-            .request(b.peer_id(), vec![1; MAX_MESSAGE_LEN])
+            .request(b.peer_id(), vec![1; MAX_REQUEST_LEN])
             .await
             .unwrap();
         assert_eq!(&response[..5], b"echo:");
-        let refused = a.request(b.peer_id(), vec![1; MAX_MESSAGE_LEN + 1]).await;
+        let refused = a.request(b.peer_id(), vec![1; MAX_REQUEST_LEN + 1]).await;
         assert_eq!(
             refused,
             Err(NetError::TooLarge {
-                len: MAX_MESSAGE_LEN + 1,
-                max: MAX_MESSAGE_LEN
+                len: MAX_REQUEST_LEN + 1,
+                max: MAX_REQUEST_LEN
             })
         );
 
@@ -472,7 +475,7 @@ async fn oversized_messages_are_refused() {
             &mut raw,
             c.peer_id(),
             c_addr.clone(),
-            vec![2; MAX_MESSAGE_LEN + 1],
+            vec![Lane::Message as u8; MAX_MESSAGE_LEN + 1],
         )
         .await;
         assert!(refused.is_err(), "{refused:?}");
@@ -480,14 +483,18 @@ async fn oversized_messages_are_refused() {
         // The same peer within the limit is served.
         let answered = tokio::spawn(async move {
             let request = c_inbound.recv().await.unwrap();
-            assert_eq!(request.bytes().len(), MAX_MESSAGE_LEN);
+            assert_eq!(request.bytes().len(), MAX_REQUEST_LEN);
             request.respond(b"ok".to_vec()).unwrap();
         });
-        let response = raw_request(&mut raw, c.peer_id(), c_addr, vec![2; MAX_MESSAGE_LEN])
+        let within = vec![Lane::Message as u8; MAX_MESSAGE_LEN];
+        let response = raw_request(&mut raw, c.peer_id(), c_addr.clone(), within)
             .await
             .unwrap();
         assert_eq!(response, b"ok");
         answered.await.unwrap();
+        // A request on no known lane is refused unanswered.
+        let refused = raw_request(&mut raw, c.peer_id(), c_addr, vec![9; 16]).await;
+        assert!(refused.is_err(), "{refused:?}");
         for n in [a, b, c] {
             n.shutdown().await;
         }
@@ -525,6 +532,35 @@ async fn checkpoints_are_gossiped() {
         for n in [a, b, c] {
             n.shutdown().await;
         }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lanes_reach_their_own_handlers() {
+    bounded(async {
+        let a = node(21).await;
+        let mut b = node(22).await;
+        serve_echo(&mut b);
+        let mut mcp = b.take_mcp_inbound().unwrap();
+        assert!(b.take_mcp_inbound().is_none());
+        let served = tokio::spawn(async move {
+            let request = mcp.recv().await.unwrap();
+            let mut response = b"mcp:".to_vec();
+            response.extend_from_slice(request.bytes());
+            request.respond(response).unwrap();
+        });
+        a.dial(full_addr(&b).await).await.unwrap();
+        let response = a
+            .request_on(Lane::Mcp, b.peer_id(), Vec::new(), b"packet")
+            .await
+            .unwrap();
+        assert_eq!(response, b"mcp:packet");
+        served.await.unwrap();
+        let response = a.request(b.peer_id(), b"message".to_vec()).await.unwrap();
+        assert_eq!(response, b"echo:message");
+        a.shutdown().await;
+        b.shutdown().await;
     })
     .await;
 }

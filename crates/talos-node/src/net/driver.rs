@@ -29,7 +29,7 @@ use super::codec::WireCodec;
 use super::records::{self, RecordRefusal, record_key};
 use super::{
     CHECKPOINT_TOPIC, Config, Event, IDENTIFY_PROTOCOL_VERSION, InboundRequest, KAD_PROTOCOL,
-    LISTEN_TIMEOUT, MAX_CHECKPOINT_LEN, NetError, WIRE_PROTOCOL, now,
+    LISTEN_TIMEOUT, Lane, MAX_CHECKPOINT_LEN, NetError, WIRE_PROTOCOL, now,
 };
 
 /// Room for the gossipsub envelope (signature, key, topic, sequence number) around a
@@ -133,7 +133,8 @@ pub(super) struct Driver {
     config: Config,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Event>,
-    inbound: mpsc::Sender<InboundRequest>,
+    /// Where inbound requests go, by lane: [`Lane::Message`], [`Lane::Mcp`].
+    inbound: [mpsc::Sender<InboundRequest>; 2],
     topic: IdentTopic,
     /// Validated discovery records: the highest `seq` per DID, and the fresh records.
     resolver: Resolver,
@@ -161,7 +162,7 @@ impl Driver {
         config: Config,
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<Event>,
-        inbound: mpsc::Sender<InboundRequest>,
+        inbound: [mpsc::Sender<InboundRequest>; 2],
     ) -> Result<Self, NetError> {
         let topic = IdentTopic::new(CHECKPOINT_TOPIC);
         let behaviour = behaviour(&keypair, &config, &topic)?;
@@ -589,16 +590,25 @@ impl Driver {
     fn handle_inbound_request(
         &mut self,
         peer: PeerId,
-        bytes: Vec<u8>,
+        mut bytes: Vec<u8>,
         channel: ResponseChannel<Vec<u8>>,
     ) {
         if self.responses.len() >= self.config.max_pending_inbound {
             tracing::debug!(%peer, "too many pending inbound requests: dropped one");
             return;
         }
+        let queue = match bytes.first().copied().and_then(Lane::of) {
+            Some(Lane::Message) => self.inbound.first(),
+            Some(Lane::Mcp) => self.inbound.get(1),
+            None => None,
+        };
+        let Some(queue) = queue else {
+            tracing::debug!(%peer, "inbound request on no known lane: refused");
+            return;
+        };
+        bytes.remove(0);
         let (reply, answer) = oneshot::channel();
-        if self
-            .inbound
+        if queue
             .try_send(InboundRequest { peer, bytes, reply })
             .is_err()
         {
