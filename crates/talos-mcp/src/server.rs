@@ -66,10 +66,11 @@ pub struct ServerConfig {
     /// Record arguments and results in clear in audit records (off by default).
     pub record_plaintext: bool,
     /// Check each call's signature (on by default). A node that hands this tunnel only
-    /// packets that came through the peer's authenticated session — a ratchet session keyed
-    /// to the peer's identity and an envelope the peer signed, as talos-node's are — may turn
-    /// it off: the channel then authenticates every packet, and the signed frames remain the
-    /// evidence of who asked for what, checkable afterwards. Everything else (peer, session,
+    /// packets that came through a channel authenticating the peer's identity key — a libp2p
+    /// connection whose Noise handshake proved the peer's `did:key` key, as talos-node's MCP
+    /// lane is, or a ratchet session keyed to it — may turn it off: the channel then
+    /// authenticates every packet, and the signed frames remain the evidence of who asked for
+    /// what, checkable afterwards. Everything else (peer, session,
     /// replay window, hashes, capability, enforcement) is checked either way.
     pub verify_signatures: bool,
 }
