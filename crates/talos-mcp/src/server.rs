@@ -5,8 +5,10 @@
 //! `peer_id` (the peer's DID), the session (the first call fixes it), freshness and replay
 //! (`issued_at` within the window around now, `correlation_id` not seen within it), that the
 //! message is a request whose hash, method and target are those the frame names. A capability
-//! embedded in the frame is parsed, must hash to `capability_hash` and name the peer as its
-//! subject, and is verified and admitted to the [`Guard`]'s session cache. An
+//! embedded in the frame is parsed, must hash to `capability_hash`, name the peer as its
+//! subject and be issued by [`ServerConfig::capability_issuer`] (this server, unless
+//! configured otherwise: a peer cannot grant itself anything), and is verified and admitted to
+//! the [`Guard`]'s session cache. An
 //! access-controlled request (see [`tunnel`](crate::tunnel)) is then decided by the guard
 //! (policy, rate limits, capability from the session cache; `NO_CAPABILITY` when the session
 //! never presented a valid one). A denied request never reaches the MCP server: the peer gets a
@@ -57,6 +59,10 @@ pub struct ServerConfig {
     pub key: SigningKey,
     /// The peer's key: its calls must verify under it.
     pub peer_key: VerifyingKey,
+    /// The key whose capabilities this server honours: a presented chain's root must be
+    /// issued (and signed) by it. [`ServerConfig::new`] sets our own key, so that a peer can
+    /// only use what this server granted it, never a token it issued to itself.
+    pub capability_issuer: VerifyingKey,
     /// Bound of each pending-request table.
     pub max_pending: usize,
     /// How far `issued_at` may be from now.
@@ -78,8 +84,9 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// A configuration with the default bounds and no plaintext in audit records.
     #[must_use]
-    pub const fn new(key: SigningKey, peer_key: VerifyingKey) -> Self {
+    pub fn new(key: SigningKey, peer_key: VerifyingKey) -> Self {
         Self {
+            capability_issuer: key.verifying_key(),
             key,
             peer_key,
             max_pending: DEFAULT_MAX_PENDING,
@@ -155,6 +162,7 @@ pub struct ServerTunnel {
     config: ServerConfig,
     did: String,
     peer_did: String,
+    issuer_did: String,
     /// The session id as frames carry it, and the guard's session key for it.
     session: Option<(String, [u8; 16])>,
     replay: ReplayWindow,
@@ -179,6 +187,7 @@ impl ServerTunnel {
         Self {
             did: Did::from(config.key.verifying_key()).to_string(),
             peer_did: Did::from(config.peer_key).to_string(),
+            issuer_did: Did::from(config.capability_issuer).to_string(),
             session: None,
             replay: ReplayWindow::default(),
             pending: BTreeMap::new(),
@@ -479,7 +488,18 @@ impl ServerTunnel {
                 "the capability was not issued to this peer",
             ));
         }
-        guard.admit(session, core::slice::from_ref(&token), None, now)
+        if token.issuer() != self.issuer_did {
+            return Err(Denial::new(
+                DenyReason::Invalid,
+                "the capability was not issued by this server's capability issuer",
+            ));
+        }
+        guard.admit(
+            session,
+            core::slice::from_ref(&token),
+            Some(&self.config.capability_issuer),
+            now,
+        )
     }
 
     /// Answers a denied call with [`DENIED`] and audits it.

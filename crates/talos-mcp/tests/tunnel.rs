@@ -193,6 +193,43 @@ fn a_capability_of_another_subject_is_refused() {
 }
 
 #[test]
+fn a_capability_the_peer_issued_itself_is_refused() {
+    // Validly signed, to the right subject, but by the client's own key: a peer cannot grant
+    // itself tools the server never granted, even where its policy would allow them.
+    let client = client_key();
+    let fields = talos_mcp::acl::token::TokenFields::new(
+        did(&client),
+        did(&client),
+        "tool:*",
+        at(0),
+        at(3600),
+    );
+    let token = talos_mcp::acl::token::CapabilityToken::issue(&client, &fields).unwrap();
+    let mut pair = Pair::new(token, policy(""));
+    pair.from_client(CALL_ECHO).unwrap();
+    assert!(pair.at_server.is_empty());
+    assert_eq!(code(&pair.at_client[0]), Some(DENIED));
+    assert_eq!(reason(&pair.at_client[0]).as_deref(), Some("INVALID"));
+
+    // A server configured to honour another issuer's capabilities accepts that issuer's.
+    let operator = SigningKey::from_seed(&[6; 32]);
+    let fields = talos_mcp::acl::token::TokenFields::new(
+        did(&operator),
+        did(&client),
+        "tool:echo",
+        at(0),
+        at(3600),
+    );
+    let token = talos_mcp::acl::token::CapabilityToken::issue(&operator, &fields).unwrap();
+    let mut server = ServerConfig::new(server_key(), client.verifying_key());
+    server.capability_issuer = operator.verifying_key();
+    let client_config = ClientConfig::new([9; 16], client, server_key().verifying_key(), token);
+    let mut pair = Pair::with_configs(client_config, server, policy(""));
+    pair.from_client(CALL_ECHO).unwrap();
+    assert_eq!(pair.at_server, [CALL_ECHO.to_vec()]);
+}
+
+#[test]
 fn expired_and_tampered_capabilities_are_refused() {
     let mut pair = Pair::new(
         capability_for(&did(&client_key()), "tool:echo", 60),
