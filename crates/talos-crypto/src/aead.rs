@@ -171,8 +171,7 @@ impl XChaCha20Poly1305 {
     ) -> Result<Vec<u8>, AeadError> {
         let mut nonce = [0; XNONCE_LEN];
         rng.fill_bytes(&mut nonce);
-        let mut out =
-            Vec::with_capacity(header.len() + XNONCE_LEN + plaintext.len() + TAG_LEN);
+        let mut out = Vec::with_capacity(header.len() + XNONCE_LEN + plaintext.len() + TAG_LEN);
         out.extend_from_slice(header);
         out.extend_from_slice(&nonce);
         // Room for the tag up front: growing would leave a copy of the plaintext behind.
