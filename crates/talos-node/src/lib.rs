@@ -12,6 +12,8 @@ pub mod identity;
 pub mod net;
 // Pairwise messaging without I/O: sessions per peer, signed envelopes, receipts.
 pub mod messenger;
+// The embeddable node: store, network and messenger driven by tokio.
+pub mod node;
 // MCP through the node: an MCP server process behind a server tunnel, an MCP client in front
 // of a client tunnel.
 pub mod mcp;

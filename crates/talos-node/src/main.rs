@@ -1,15 +1,9 @@
-//! `talos`: the Talos command-line tool (skeleton: it prints its version).
+//! `talos`: the Talos command-line tool (see `talos --help`).
+
+// The layout the project chose: `src/cli/mod.rs` with its subcommands beside it.
+#[allow(clippy::mod_module_files)]
+mod cli;
 
 fn main() -> std::process::ExitCode {
-    let arg = std::env::args().nth(1);
-    match arg.as_deref() {
-        Some("--version" | "-V") | None => {
-            println!("talos {}", env!("CARGO_PKG_VERSION"));
-            std::process::ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("talos: unknown command {other:?}: the node is not implemented yet");
-            std::process::ExitCode::from(2)
-        }
-    }
+    cli::main()
 }

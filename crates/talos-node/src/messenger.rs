@@ -191,6 +191,26 @@ impl Messenger {
         now: Timestamp,
         rng: &mut impl CryptoRng,
     ) -> Result<(MessageId, Vec<u8>), MessengerError> {
+        let id = MessageId::generate(now, rng);
+        self.seal_with_id(to, bundle, body, id, now, rng)
+            .map(|wire| (id, wire))
+    }
+
+    /// [`Messenger::seal`] under a message id chosen by the caller (e.g. the id a message got
+    /// when it was queued, before the peer could be reached). Ids must be unique per sender:
+    /// the receiver treats a second envelope with the same id as a duplicate.
+    ///
+    /// # Errors
+    /// [`MessengerError`].
+    pub fn seal_with_id(
+        &mut self,
+        to: &str,
+        bundle: Option<&PrekeyBundle>,
+        body: &[u8],
+        id: MessageId,
+        now: Timestamp,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<u8>, MessengerError> {
         if !self.peers.contains_key(to) {
             let key = key_of(to)?;
             let bundle = bundle.ok_or_else(|| MessengerError::NoSession(to.to_owned()))?;
@@ -219,9 +239,38 @@ impl Messenger {
                 tagged(RATCHET, &message.to_cbor())
             }
         };
-        let id = MessageId::generate(now, rng);
-        let envelope = self.envelope(id, EnvelopeType::Ratchet, to, content, now)?;
-        Ok((id, envelope))
+        self.envelope(id, EnvelopeType::Ratchet, to, content, now)
+    }
+
+    /// Re-signs an envelope this messenger sealed earlier with a new timestamp `now`, keeping
+    /// its id, recipient and content: a queued message retried after the receiver's clock-skew
+    /// window (5 minutes) would otherwise be refused as too old. The receiver still sees one
+    /// message id, so a retry of a message it already has is a duplicate.
+    ///
+    /// # Errors
+    /// [`MessengerError::Envelope`] if `wire` is not an envelope signed by this messenger.
+    pub fn restamp(&self, wire: &[u8], now: Timestamp) -> Result<Vec<u8>, MessengerError> {
+        let mut any_time = self.limits;
+        any_time.set_max_skew(core::time::Duration::MAX);
+        let unverified = Envelope::decode(wire, &any_time, now)?;
+        let envelope = unverified.verify(&self.prekeys.identity_key())?;
+        let mut fields = envelope.fields().clone();
+        if fields.sender != self.did {
+            return Err(MessengerError::Content("not our envelope".into()));
+        }
+        fields.timestamp = now;
+        Ok(Envelope::sign(fields, self.prekeys.identity(), &self.limits)?.to_cbor())
+    }
+
+    /// The id of an envelope, without checking anything else (for the node's bookkeeping of
+    /// envelopes it sealed itself).
+    #[must_use]
+    pub fn envelope_id(&self, wire: &[u8]) -> Option<MessageId> {
+        let mut any_time = self.limits;
+        any_time.set_max_skew(core::time::Duration::MAX);
+        Envelope::decode(wire, &any_time, Timestamp::from_millis(0))
+            .ok()
+            .map(|e| e.fields().id)
     }
 
     /// Opens delivered bytes.
@@ -279,6 +328,35 @@ impl Messenger {
             }
             _ => Err(MessengerError::Content("not a message or a receipt".into())),
         }
+    }
+
+    /// Opens bytes that can only be a receipt (the response to a message this messenger
+    /// sent): anything else is refused without touching any session, so a peer cannot make the
+    /// sender decrypt (and advance its session with) a message it never asked for.
+    ///
+    /// # Errors
+    /// [`MessengerError`]; [`MessengerError::Content`] for an envelope that is not a receipt.
+    pub fn open_receipt(&self, wire: &[u8], now: Timestamp) -> Result<Inbound, MessengerError> {
+        let unverified = Envelope::decode(wire, &self.limits, now)?;
+        let from = unverified.fields().sender.clone();
+        let envelope = unverified.verify(&key_of(&from)?)?;
+        let fields = envelope.fields();
+        match &fields.recipient {
+            Recipient::Did(did) if *did == self.did => {}
+            Recipient::Did(did) => return Err(MessengerError::NotForUs(did.clone())),
+            _ => return Err(MessengerError::NotForUs("*".into())),
+        }
+        if fields.kind != EnvelopeType::Ack {
+            return Err(MessengerError::Content("not a receipt".into()));
+        }
+        let bytes: [u8; 16] = fields
+            .content
+            .as_slice()
+            .try_into()
+            .map_err(|_| MessengerError::Content("a receipt holds a message id".into()))?;
+        let id =
+            MessageId::from_bytes(bytes).map_err(|e| MessengerError::Content(e.to_string()))?;
+        Ok(Inbound::Receipt { id, from })
     }
 
     fn decrypt(
@@ -347,6 +425,23 @@ impl Messenger {
         if !self.seen.contains(&seen) {
             self.remember(seen);
         }
+    }
+
+    /// Forgets that message `id` from `from` was received: for a node that could not
+    /// persist it, so that the sender's retry is opened again rather than acknowledged as a
+    /// duplicate.
+    pub fn forget_received(&mut self, from: &str, id: MessageId) {
+        let seen = (from.to_owned(), *id.as_bytes());
+        if self.seen.remove(&seen) {
+            self.seen_order.retain(|s| *s != seen);
+        }
+    }
+
+    /// Drops the session with `did` from memory (not from any store): with
+    /// [`restore_peer`](Self::restore_peer), how a node rolls a session back to its last
+    /// persisted snapshot when persisting a newer one failed.
+    pub fn forget_peer(&mut self, did: &str) {
+        self.peers.remove(did);
     }
 
     fn envelope(
@@ -438,4 +533,54 @@ fn tagged(tag: u8, value: &[u8]) -> Vec<u8> {
     out.push(tag);
     out.extend_from_slice(value);
     out
+}
+
+/// The prekeys to publish in a discovery record: the current signed prekey only. One-time
+/// prekeys are not published: a record is read by any number of initiators, and a one-time
+/// prekey used twice would make the second session start fail.
+#[must_use]
+pub fn record_prekeys(prekeys: &PrekeyStore) -> talos_did::record::Prekeys {
+    let signed = prekeys.signed_prekey();
+    talos_did::record::Prekeys {
+        signed: talos_did::record::SignedPrekey {
+            id: signed.id,
+            key: signed.key,
+            signature: signed.signature,
+        },
+        one_time: Vec::new(),
+        pq: None,
+    }
+}
+
+/// The prekey bundle a discovery record publishes (its identity key and signed prekey, and
+/// its first one-time prekey if it lists any). Validate the record first; the handshake
+/// verifies the bundle's signature again.
+///
+/// # Errors
+/// [`MessengerError::BadDid`] for a record whose DID has no Ed25519 key.
+pub fn bundle_of_record(
+    record: &talos_did::record::DiscoveryRecord,
+) -> Result<PrekeyBundle, MessengerError> {
+    let identity_key = record
+        .did()
+        .ed25519()
+        .copied()
+        .ok_or_else(|| MessengerError::BadDid(record.did().to_string()))?;
+    let prekeys = &record.fields().prekeys;
+    Ok(PrekeyBundle {
+        identity_key,
+        signed_prekey: talos_ratchet::prekeys::SignedPrekey {
+            id: prekeys.signed.id,
+            key: prekeys.signed.key,
+            signature: prekeys.signed.signature,
+        },
+        one_time_prekey: prekeys
+            .one_time
+            .first()
+            .map(|k| talos_ratchet::prekeys::OneTimePrekey {
+                id: k.id,
+                key: k.key,
+            }),
+        pq_prekey: None,
+    })
 }

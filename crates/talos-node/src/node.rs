@@ -1,0 +1,1300 @@
+//! The embeddable Talos node: a [`Store`], a [`Network`] and a [`Messenger`] driven by tokio.
+//!
+//! [`NodeBuilder`] opens the data directory (or an in-memory store), loads the identity, the
+//! prekeys and every session, starts the network, joins the DHT through the bootstrap peers
+//! and publishes the node's signed discovery record (its addresses and prekey bundle), which
+//! it refreshes before it expires. Then:
+//!
+//! - [`Node::send`] queues the message (history: pending), resolves the peer's DID through the
+//!   DHT, starts a session from its published bundle if there is none, persists the session
+//!   snapshot and the sealed envelope, delivers it with request-response, and returns once the
+//!   peer's **signed receipt** came back (history: delivered). A peer that cannot be reached
+//!   within [`NodeConfig::send_timeout`] gets [`NodeError::NotDelivered`]: the message stays
+//!   queued and the node retries it with exponential backoff until
+//!   [`NodeConfig::retry_deadline`], reporting the outcome as a [`NodeEvent`].
+//! - An incoming message is opened, its history entry and session snapshot are committed in
+//!   one [`Batch`], and only then is the signed receipt sent back; a retry of a message already
+//!   received gets its receipt again.
+//! - [`Node::events`] reports messages, receipts, peers and errors.
+//! - [`Node::shutdown`] stops accepting work, lets in-flight work finish (deliveries for a
+//!   short grace period: whatever they have not finished is retried after a restart), stops the
+//!   network and closes the store.
+//!
+//! A node restarted on the same data directory restores its identity, prekeys and sessions
+//! and continues its sessions; messages still queued are retried.
+//!
+//! The node holds no protocol rule of its own: sealing, opening, receipts and duplicates are
+//! the [`Messenger`]'s; records are talos-did's; the node moves bytes and persists state.
+//! Session snapshots and prekeys are stored sealed under the identity
+//! ([`Identity::seal`]); message bodies are stored in clear (see [`crate::store`]).
+
+use core::fmt;
+use core::time::Duration;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId};
+use talos_crypto::{ChaCha20Rng, SeedableRng, SigningKey, Timestamp, Zeroizing};
+use talos_did::DidKey;
+use talos_did::record::{DiscoveryRecord, RecordFields};
+use talos_ratchet::PrekeyStore;
+use talos_ratchet::prekeys::PrekeyBundle;
+use tokio::sync::{Notify, broadcast, watch};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::identity::{Identity, IdentityError, Protection};
+use crate::messenger::{self, Inbound, Messenger, MessengerError};
+use crate::net::{self, InboundRequest, NetError, Network};
+use crate::store::{Batch, Direction, HistoryEntry, Queued, Status, Store, StoreError};
+
+pub use talos_wire::MessageId;
+
+/// The label session snapshots are sealed under ([`Identity::seal`]).
+const SESSION_LABEL: &[u8] = b"session";
+
+/// The first byte of a queued payload: the plaintext, not sealed yet (no session, peer not
+/// resolved).
+const PLAIN: u8 = 0;
+/// The first byte of a queued payload: the envelope, sealed (and its session persisted).
+const SEALED: u8 = 1;
+
+/// The largest message body [`Node::send`] accepts, in bytes (the envelope must fit one
+/// request of [`net::MAX_MESSAGE_LEN`]).
+pub const MAX_BODY_LEN: usize = 1024 * 1024 - 8 * 1024;
+
+/// How many events [`Node::events`] buffers per receiver; a receiver further behind loses
+/// the oldest ones.
+const EVENT_CAPACITY: usize = 1024;
+
+/// How long a sealed envelope is sent as it is; older ones are re-signed with a fresh
+/// timestamp (receivers accept 300 s of clock skew).
+const FRESH: Duration = Duration::from_secs(60);
+
+/// How long [`Node::shutdown`] lets deliveries under way finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Timeouts, the retry policy and the record lifetime of a [`Node`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct NodeConfig {
+    /// How long [`Node::send`] tries before it returns [`NodeError::NotDelivered`] (the
+    /// message stays queued). Default 30 s.
+    pub send_timeout: Duration,
+    /// How long a queued message is retried before it is given up ([`Status::Failed`]).
+    /// Default 24 h.
+    pub retry_deadline: Duration,
+    /// The first retry delay; it doubles with every attempt. Default 1 s.
+    pub retry_base: Duration,
+    /// The longest retry delay. Default 5 min.
+    pub retry_max: Duration,
+    /// How often the queue is checked for messages due. Default 1 s.
+    pub retry_tick: Duration,
+    /// How long a published discovery record is valid; it is refreshed at half its
+    /// lifetime. Default 1 h.
+    pub record_lifetime: Duration,
+    /// Whether the node publishes its discovery record (a node that only sends, like
+    /// `talos send`, need not). Default true.
+    pub publish: bool,
+    /// The network's configuration (request and DHT timeouts, limits, record policy).
+    pub network: net::Config,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            send_timeout: Duration::from_secs(30),
+            retry_deadline: Duration::from_secs(24 * 3600),
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(300),
+            retry_tick: Duration::from_secs(1),
+            record_lifetime: Duration::from_secs(3600),
+            publish: true,
+            network: net::Config::default(),
+        }
+    }
+}
+
+/// Why a node operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The store failed (or the data directory is in use by another node).
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The identity could not be loaded (passphrase needed or wrong, corrupt key file), or
+    /// sealed state did not open.
+    #[error("identity: {0}")]
+    Identity(#[from] IdentityError),
+    /// The network failed.
+    #[error("network: {0}")]
+    Net(#[from] NetError),
+    /// A message could not be sealed or a response not opened.
+    #[error("messaging: {0}")]
+    Messenger(#[from] MessengerError),
+    /// The data directory has no identity. Run `talos init` first.
+    #[error("no identity in {0}: run `talos init` first")]
+    NoIdentity(PathBuf),
+    /// The key given to the builder is not the identity stored in the data directory.
+    #[error("the identity key given is not the one stored in the data directory")]
+    IdentityMismatch,
+    /// Neither a data directory nor a key was given to the builder.
+    #[error("no data directory and no identity key given")]
+    NoStore,
+    /// Not an Ed25519 `did:key` (or our own DID).
+    #[error("cannot send to {0}: not another node's Ed25519 did:key")]
+    BadDid(String),
+    /// The body is longer than [`MAX_BODY_LEN`].
+    #[error("message too large: {len} bytes, limit {max}")]
+    TooLarge {
+        /// The length offered.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The peer's response was not its receipt for this message.
+    #[error("the peer did not answer with its receipt for the message")]
+    BadReceipt,
+    /// No receipt within the send timeout. The message is queued and retried until the
+    /// retry deadline; its outcome comes as a [`NodeEvent`].
+    #[error("message {id} not delivered yet (queued for retry): {reason}")]
+    NotDelivered {
+        /// The message.
+        id: MessageId,
+        /// The last failure.
+        reason: String,
+    },
+    /// The node is shutting down.
+    #[error("the node is shutting down")]
+    Stopped,
+}
+
+/// What a node reports, from [`Node::events`].
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeEvent {
+    /// A message arrived (it is in the history, and its receipt was sent).
+    Message {
+        /// Its id.
+        id: MessageId,
+        /// The sender's DID.
+        from: String,
+        /// When the sender sent it (its clock).
+        sent: Timestamp,
+        /// The body.
+        body: Vec<u8>,
+    },
+    /// The peer's signed receipt for a message we sent arrived.
+    Delivered {
+        /// The message.
+        id: MessageId,
+        /// The peer.
+        to: String,
+    },
+    /// A queued message was given up (retry deadline passed).
+    Failed {
+        /// The message.
+        id: MessageId,
+        /// The peer.
+        to: String,
+    },
+    /// A first connection to a peer was established.
+    PeerConnected {
+        /// Its DID (or its `PeerId` if it is not a Talos node).
+        did: String,
+    },
+    /// The last connection to a peer closed.
+    PeerDisconnected {
+        /// Its DID (or its `PeerId`).
+        did: String,
+    },
+    /// Something failed in the background (a refused inbound message, a store error, a
+    /// record that could not be published).
+    Error {
+        /// What failed.
+        message: String,
+    },
+}
+
+impl fmt::Debug for NodeEvent {
+    /// Bodies are shown by length only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Message {
+                id,
+                from,
+                sent,
+                body,
+            } => f
+                .debug_struct("Message")
+                .field("id", id)
+                .field("from", from)
+                .field("sent", sent)
+                .field("len", &body.len())
+                .finish(),
+            Self::Delivered { id, to } => f
+                .debug_struct("Delivered")
+                .field("id", id)
+                .field("to", to)
+                .finish(),
+            Self::Failed { id, to } => f
+                .debug_struct("Failed")
+                .field("id", id)
+                .field("to", to)
+                .finish(),
+            Self::PeerConnected { did } => {
+                f.debug_struct("PeerConnected").field("did", did).finish()
+            }
+            Self::PeerDisconnected { did } => f
+                .debug_struct("PeerDisconnected")
+                .field("did", did)
+                .finish(),
+            Self::Error { message } => f.debug_struct("Error").field("message", message).finish(),
+        }
+    }
+}
+
+/// A peer, from [`Node::peers`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerInfo {
+    /// Its DID (or `PeerId` for a connected peer that is not a Talos node).
+    pub did: String,
+    /// Whether a connection is open.
+    pub connected: bool,
+    /// Whether a session exists.
+    pub session: bool,
+}
+
+/// Creates the identity of a new node in `store` (`talos init`): a fresh key, its key file
+/// protected by `protection`, and its prekeys. Returns the identity.
+///
+/// # Errors
+/// [`StoreError::IdentityExists`] if the store has one already (nothing changes);
+/// [`NodeError::Identity`], [`NodeError::Store`].
+pub fn init_identity(store: &Store, protection: Protection<'_>) -> Result<Identity, NodeError> {
+    let mut rng = os_rng();
+    let identity = Identity::generate(&mut rng);
+    let file = identity.to_key_file(&mut rng, protection)?;
+    store.create_identity(&file)?;
+    let prekeys = PrekeyStore::new(identity.signing_key().clone(), &mut rng);
+    store.put_prekeys(&identity.seal_prekeys(&mut rng, &prekeys)?)?;
+    Ok(identity)
+}
+
+/// Builds a [`Node`]: where its state lives, its identity, where it listens and whom it
+/// bootstraps from.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), talos_node::node::NodeError> {
+/// use talos_node::node::NodeBuilder;
+/// let node = NodeBuilder::new()
+///     .data_dir("/var/lib/talos")
+///     .listen(vec!["/ip4/0.0.0.0/tcp/4001".parse().unwrap()])
+///     .build()
+///     .await?;
+/// println!("{}", node.did());
+/// node.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+pub struct NodeBuilder {
+    dir: Option<PathBuf>,
+    store: Option<Store>,
+    key: Option<SigningKey>,
+    passphrase: Option<Zeroizing<Vec<u8>>>,
+    listen: Vec<Multiaddr>,
+    bootstrap: Vec<Multiaddr>,
+    config: NodeConfig,
+}
+
+impl fmt::Debug for NodeBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeBuilder")
+            .field("dir", &self.dir)
+            .field("listen", &self.listen)
+            .field("bootstrap", &self.bootstrap)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeBuilder {
+    /// A builder: no store yet, listening on `/ip4/127.0.0.1/tcp/0`, no bootstrap peers,
+    /// the default [`NodeConfig`].
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps the state in data directory `dir` (opened with [`Store::open`], which locks
+    /// it). The identity is the one `talos init` ([`init_identity`]) stored there.
+    #[must_use]
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Keeps the state in `store` (e.g. [`Store::in_memory`] for tests and embedding).
+    #[must_use]
+    pub fn store(mut self, store: Store) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Uses this identity key rather than the store's key file (which need not exist). With
+    /// no data directory and no store, the state is kept in memory.
+    #[must_use]
+    pub fn identity_key(mut self, key: SigningKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// The passphrase of the stored key file (e.g. from
+    /// [`passphrase_from_env`](crate::identity::passphrase_from_env)).
+    #[must_use]
+    pub fn passphrase(mut self, passphrase: Zeroizing<Vec<u8>>) -> Self {
+        self.passphrase = Some(passphrase);
+        self
+    }
+
+    /// The addresses to listen on (default `/ip4/127.0.0.1/tcp/0`).
+    #[must_use]
+    pub fn listen(mut self, addrs: Vec<Multiaddr>) -> Self {
+        self.listen = addrs;
+        self
+    }
+
+    /// The peers to join the DHT through (each address ends in `/p2p/<peer id>`).
+    #[must_use]
+    pub fn bootstrap(mut self, addrs: Vec<Multiaddr>) -> Self {
+        self.bootstrap = addrs;
+        self
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(mut self, config: NodeConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Opens the state, starts the network, bootstraps (a failure is logged and reported
+    /// as an event: the node keeps trying to publish) and publishes the record.
+    ///
+    /// # Errors
+    /// [`NodeError::NoIdentity`], [`NodeError::Identity`] (passphrase), [`NodeError::Store`]
+    /// (e.g. the directory is locked by another node), [`NodeError::Net`] (cannot listen).
+    pub async fn build(self) -> Result<Node, NodeError> {
+        let Self {
+            dir,
+            store,
+            key,
+            passphrase,
+            mut listen,
+            bootstrap,
+            config,
+        } = self;
+        let store = match (store, &dir, &key) {
+            (Some(store), _, _) => store,
+            (None, Some(dir), _) => Store::open(dir)?,
+            (None, None, Some(_)) => Store::in_memory()?,
+            (None, None, None) => return Err(NodeError::NoStore),
+        };
+        let mut rng = os_rng();
+        let identity = match key {
+            Some(key) => {
+                if let Some(file) = store.identity()?
+                    && file.verifying_key() != key.verifying_key()
+                {
+                    return Err(NodeError::IdentityMismatch);
+                }
+                Identity::from_signing_key(key)
+            }
+            None => {
+                let file = store.identity()?.ok_or_else(|| {
+                    NodeError::NoIdentity(store.dir().map(Path::to_path_buf).unwrap_or_default())
+                })?;
+                Identity::from_key_file(&file, passphrase.as_deref().map(Vec::as_slice))?
+            }
+        };
+        let prekeys = if let Some(sealed) = store.prekeys()? {
+            identity.open_prekeys(&sealed)?
+        } else {
+            let prekeys = PrekeyStore::new(identity.signing_key().clone(), &mut rng);
+            store.put_prekeys(&identity.seal_prekeys(&mut rng, &prekeys)?)?;
+            prekeys
+        };
+        let messenger = restore(&identity, &store, prekeys)?;
+        if listen.is_empty() {
+            listen.push(
+                "/ip4/127.0.0.1/tcp/0"
+                    .parse()
+                    .map_err(|_| NetError::BadAddress("default".into()))?,
+            );
+        }
+        let mut network =
+            Network::with_config(identity.signing_key(), &listen, config.network.clone()).await?;
+        let net_events = network.take_events();
+        let inbound = network.take_inbound();
+        let puzzle_nonce = match config.network.record_policy().puzzle_difficulty() {
+            // The network requires the Sybil puzzle: solve it once for this key (about a
+            // second at the default difficulty), off the async threads.
+            Some(difficulty) => {
+                let key = identity.verifying_key();
+                tokio::task::spawn_blocking(move || {
+                    talos_did::puzzle::solve(&key, difficulty, 0, u64::MAX)
+                })
+                .await
+                .ok()
+                .flatten()
+            }
+            None => None,
+        };
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let (stop, stopped) = watch::channel(false);
+        let did = identity.did().to_string();
+        let shared = Arc::new(Shared {
+            did: did.clone(),
+            identity,
+            store,
+            net: network,
+            core: Mutex::new(Core { messenger, rng }),
+            config,
+            events,
+            in_flight: Mutex::new(HashSet::new()),
+            wake: Notify::new(),
+            publish_now: Notify::new(),
+            puzzle_nonce,
+            stopped,
+        });
+        if !bootstrap.is_empty()
+            && let Err(error) = shared.net.bootstrap(&bootstrap).await
+        {
+            tracing::warn!(%error, "bootstrap failed");
+            shared.emit(NodeEvent::Error {
+                message: format!("bootstrap failed: {error}"),
+            });
+        }
+        let mut tasks = Vec::new();
+        if let Some(inbound) = inbound {
+            tasks.push(tokio::spawn(inbound_loop(Arc::clone(&shared), inbound)));
+        }
+        if let Some(net_events) = net_events {
+            tasks.push(tokio::spawn(event_loop(Arc::clone(&shared), net_events)));
+        }
+        if shared.config.publish {
+            // The first publication, before `build` returns: the node is findable once built
+            // (if any peer took the record).
+            let published = shared.publish().await;
+            tasks.push(tokio::spawn(publish_loop(Arc::clone(&shared), published)));
+        }
+        tasks.push(tokio::spawn(retry_loop(Arc::clone(&shared))));
+        tracing::info!(%did, "node started");
+        Ok(Node {
+            shared,
+            stop,
+            tasks,
+        })
+    }
+}
+
+/// The messenger and the RNG, locked together: every change to a session is persisted
+/// before the lock is released, so snapshots reach the disk in order.
+struct Core {
+    messenger: Messenger,
+    rng: ChaCha20Rng,
+}
+
+/// Marks a queued message as being delivered by one task until dropped.
+struct InFlight<'a> {
+    shared: &'a Shared,
+    id: MessageId,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.shared.in_flight().remove(&self.id);
+    }
+}
+
+/// What the node's tasks share.
+struct Shared {
+    did: String,
+    identity: Identity,
+    store: Store,
+    net: Network,
+    core: Mutex<Core>,
+    config: NodeConfig,
+    events: broadcast::Sender<NodeEvent>,
+    /// Queued messages a task is delivering now: the retry loop leaves them alone.
+    in_flight: Mutex<HashSet<MessageId>>,
+    /// Wakes the retry loop (a peer connected).
+    wake: Notify,
+    /// Wakes the publish loop (a peer connected while the record is not out yet).
+    publish_now: Notify,
+    /// The Sybil puzzle solution for this key, when the record policy requires one.
+    puzzle_nonce: Option<u64>,
+    stopped: watch::Receiver<bool>,
+}
+
+/// A running node (see the [module docs](self)).
+pub struct Node {
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("did", &self.shared.did)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// This node's DID.
+    #[must_use]
+    pub fn did(&self) -> &str {
+        &self.shared.did
+    }
+
+    /// This node's libp2p `PeerId` (the same key as its DID).
+    #[must_use]
+    pub fn peer_id(&self) -> PeerId {
+        self.shared.net.peer_id()
+    }
+
+    /// The store (for what the node does not wrap: ledger, revocations).
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// The identity key.
+    #[must_use]
+    pub fn signing_key(&self) -> &SigningKey {
+        self.shared.identity.signing_key()
+    }
+
+    /// The network (checkpoints, direct requests).
+    #[must_use]
+    pub fn network(&self) -> &Network {
+        &self.shared.net
+    }
+
+    /// The addresses this node listens on, each with `/p2p/<peer id>`.
+    ///
+    /// # Errors
+    /// [`NodeError::Net`].
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NodeError> {
+        let peer = self.peer_id();
+        Ok(self
+            .shared
+            .net
+            .listen_addrs()
+            .await?
+            .into_iter()
+            .map(|a| a.with(Protocol::P2p(peer)))
+            .collect())
+    }
+
+    /// Sends `body` to `to` and returns once its signed receipt came back (see the
+    /// [module docs](self)).
+    ///
+    /// # Errors
+    /// [`NodeError::BadDid`], [`NodeError::TooLarge`], [`NodeError::Store`] (nothing is
+    /// queued); [`NodeError::NotDelivered`] if no receipt came within
+    /// [`NodeConfig::send_timeout`]: the message stays queued and is retried.
+    pub async fn send(&self, to: &str, body: &[u8]) -> Result<MessageId, NodeError> {
+        self.shared
+            .send(to, body, self.shared.config.send_timeout)
+            .await
+    }
+
+    /// [`Node::send`] with its own timeout instead of [`NodeConfig::send_timeout`].
+    ///
+    /// # Errors
+    /// As [`Node::send`].
+    pub async fn send_with_timeout(
+        &self,
+        to: &str,
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<MessageId, NodeError> {
+        self.shared.send(to, body, timeout).await
+    }
+
+    /// The events: messages, receipts, peers, errors. Each call gives a new receiver that
+    /// sees the events from then on; one that falls more than 1024 events behind loses the
+    /// oldest.
+    #[must_use]
+    pub fn events(&self) -> broadcast::Receiver<NodeEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// The history, oldest first, of one peer or of all.
+    ///
+    /// # Errors
+    /// [`NodeError::Store`].
+    pub fn history(&self, peer: Option<&str>) -> Result<Vec<HistoryEntry>, NodeError> {
+        Ok(self.shared.store.history(peer)?)
+    }
+
+    /// The peers this node is connected to or has a session with, in DID order.
+    ///
+    /// # Errors
+    /// [`NodeError::Net`], [`NodeError::Store`].
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, NodeError> {
+        let mut peers = BTreeMap::new();
+        for did in self.shared.store.sessions()? {
+            peers.insert(
+                did.clone(),
+                PeerInfo {
+                    did,
+                    connected: false,
+                    session: true,
+                },
+            );
+        }
+        for peer in self.shared.net.connected_peers().await? {
+            let did = net::did_of(&peer).map_or_else(|| peer.to_string(), |d| d.to_string());
+            peers
+                .entry(did.clone())
+                .or_insert(PeerInfo {
+                    did,
+                    connected: true,
+                    session: false,
+                })
+                .connected = true;
+        }
+        Ok(peers.into_values().collect())
+    }
+
+    /// Republishes the discovery record now (a higher `seq`), e.g. after the addresses
+    /// changed.
+    ///
+    /// # Errors
+    /// [`NodeError::Net`] if no peer took it (it is retried in the background).
+    pub async fn publish(&self) -> Result<(), NodeError> {
+        self.shared.publish().await
+    }
+
+    /// Stops the node: background work stops taking new work, an inbound message being
+    /// handled is finished, deliveries under way get a few seconds (what they do not finish
+    /// stays queued), then the network stops and the store closes (its lock is released).
+    pub async fn shutdown(self) {
+        let Self {
+            shared,
+            stop,
+            tasks,
+        } = self;
+        let _ = stop.send(true);
+        for task in tasks {
+            if let Err(error) = task.await {
+                tracing::warn!(%error, "node task ended abnormally");
+            }
+        }
+        match Arc::try_unwrap(shared) {
+            Ok(shared) => {
+                let Shared { net, store, .. } = shared;
+                net.shutdown().await;
+                drop(store);
+            }
+            Err(_) => tracing::warn!("node state still shared at shutdown"),
+        }
+        tracing::info!("node stopped");
+    }
+}
+
+impl Shared {
+    fn emit(&self, event: NodeEvent) {
+        // An error only means nobody listens.
+        let _ = self.events.send(event);
+    }
+
+    fn core(&self) -> MutexGuard<'_, Core> {
+        // A panic while holding the lock leaves consistent state: every change is persisted
+        // before the lock is released, so a poisoned lock is still usable.
+        self.core
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn in_flight(&self) -> MutexGuard<'_, HashSet<MessageId>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn is_stopped(&self) -> bool {
+        *self.stopped.borrow()
+    }
+
+    async fn send(&self, to: &str, body: &[u8], timeout: Duration) -> Result<MessageId, NodeError> {
+        let did: DidKey = to.parse().map_err(|_| NodeError::BadDid(to.to_owned()))?;
+        let to = did.to_string();
+        if did.ed25519().is_none() || to == self.did {
+            return Err(NodeError::BadDid(to));
+        }
+        if body.len() > MAX_BODY_LEN {
+            return Err(NodeError::TooLarge {
+                len: body.len(),
+                max: MAX_BODY_LEN,
+            });
+        }
+        if self.is_stopped() {
+            return Err(NodeError::Stopped);
+        }
+        let now = now();
+        let id = MessageId::generate(now, &mut self.core().rng);
+        let mut queued = Queued {
+            id,
+            peer: to.clone(),
+            // The retry loop leaves it alone while `send` tries (it is in flight), and takes
+            // it over after.
+            next_attempt: now.saturating_add(timeout),
+            deadline: now.saturating_add(self.config.retry_deadline),
+            attempts: 0,
+            payload: tagged(PLAIN, body),
+        };
+        self.in_flight().insert(id);
+        // Released however `send` ends (even if its future is dropped): the retry loop then
+        // takes the message over.
+        let _guard = InFlight { shared: self, id };
+        let entry = HistoryEntry {
+            id,
+            peer: to.clone(),
+            direction: Direction::Outgoing,
+            timestamp: now,
+            status: Status::Pending,
+            body: body.to_vec(),
+        };
+        {
+            // With a session, seal now: the history entry, the session and the envelope in
+            // one transaction. Without one, queue the plaintext until the peer is resolved.
+            let mut core = self.core();
+            if core.messenger.has_session(&to) {
+                let batch = Batch::new().put_message(entry);
+                self.seal_queued(&mut core, &mut queued, body, None, batch)?;
+            } else {
+                self.store
+                    .commit(Batch::new().put_message(entry).enqueue(queued.clone()))?;
+            }
+        }
+        let mut last: Option<String> = None;
+        let mut delay = self.config.retry_base.min(Duration::from_millis(500));
+        let attempts = async {
+            loop {
+                match self.attempt(&mut queued).await {
+                    Ok(()) => return Ok(()),
+                    Err(error @ NodeError::Store(_)) => return Err(error),
+                    Err(error) => {
+                        tracing::debug!(%id, %error, "delivery attempt failed");
+                        last = Some(error.to_string());
+                    }
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(self.config.retry_max);
+            }
+        };
+        let result = tokio::time::timeout(timeout, attempts).await;
+        match result {
+            Ok(Ok(())) => Ok(id),
+            Ok(Err(error)) => Err(error),
+            Err(_) => {
+                let next = now_plus(self.config.retry_base);
+                if let Err(error) = self.store.reschedule(id, next) {
+                    tracing::warn!(%id, %error, "could not reschedule");
+                }
+                Err(NodeError::NotDelivered {
+                    id,
+                    reason: last.unwrap_or_else(|| "no answer".into()),
+                })
+            }
+        }
+    }
+
+    /// One delivery attempt of a queued message: seal it if it is not sealed yet (and
+    /// persist the session and the envelope), deliver it, check the receipt, record it.
+    async fn attempt(&self, queued: &mut Queued) -> Result<(), NodeError> {
+        let did: DidKey = queued
+            .peer
+            .parse()
+            .map_err(|_| NodeError::BadDid(queued.peer.clone()))?;
+        let peer = net::peer_id_of(&did).ok_or_else(|| NodeError::BadDid(queued.peer.clone()))?;
+        let (&tag, payload) = queued
+            .payload
+            .split_first()
+            .ok_or_else(|| StoreError::Corrupt {
+                table: "queue",
+                what: "empty payload",
+            })?;
+        let mut addrs = Vec::new();
+        let wire = match tag {
+            // Sealed a moment ago (by `send`): as it is. Older: re-signed with a fresh
+            // timestamp, or the receiver's clock-skew check would refuse it.
+            SEALED if now().duration_since(queued.id.timestamp()) < Some(FRESH) => payload.to_vec(),
+            SEALED => self.core().messenger.restamp(payload, now())?,
+            PLAIN => {
+                let bundle = if self.core().messenger.has_session(&queued.peer) {
+                    None
+                } else {
+                    let record = self.net.resolve(&did).await?;
+                    addrs = record_addrs(&record, peer);
+                    Some(messenger::bundle_of_record(&record)?)
+                };
+                let mut core = self.core();
+                let body = payload.to_vec();
+                self.seal_queued(&mut core, queued, &body, bundle.as_ref(), Batch::new())?
+            }
+            _ => {
+                return Err(StoreError::Corrupt {
+                    table: "queue",
+                    what: "unknown payload tag",
+                }
+                .into());
+            }
+        };
+        let response = match self
+            .net
+            .request_with_addresses(peer, addrs.clone(), wire.clone())
+            .await
+        {
+            Ok(response) => response,
+            Err(first) if addrs.is_empty() => {
+                // Not connected and no known address, or a stale one: look the peer up.
+                let record = self.net.resolve(&did).await.map_err(|_| first)?;
+                self.net
+                    .request_with_addresses(peer, record_addrs(&record, peer), wire)
+                    .await?
+            }
+            Err(error) => return Err(error.into()),
+        };
+        match self.core().messenger.open_receipt(&response, now())? {
+            Inbound::Receipt { id, from } if id == queued.id && from == queued.peer => {}
+            _ => return Err(NodeError::BadReceipt),
+        }
+        self.store.commit(
+            Batch::new()
+                .set_status(queued.id, Status::Delivered)
+                .remove_queued(queued.id),
+        )?;
+        tracing::debug!(id = %queued.id, to = %queued.peer, "delivered");
+        self.emit(NodeEvent::Delivered {
+            id: queued.id,
+            to: queued.peer.clone(),
+        });
+        Ok(())
+    }
+
+    /// Seals the queued message `body` for its peer (starting the session from `bundle` if
+    /// there is none) and commits the session snapshot and the sealed envelope, with `batch`,
+    /// in one transaction, before anything is sent; `queued` then holds the envelope. If the
+    /// commit fails, the session is rolled back to its persisted state.
+    fn seal_queued(
+        &self,
+        core: &mut Core,
+        queued: &mut Queued,
+        body: &[u8],
+        bundle: Option<&PrekeyBundle>,
+        batch: Batch,
+    ) -> Result<Vec<u8>, NodeError> {
+        let Core { messenger, rng } = core;
+        let wire = messenger.seal_with_id(&queued.peer, bundle, body, queued.id, now(), rng)?;
+        let snapshot = messenger
+            .peer_snapshot(&queued.peer)
+            .ok_or_else(|| MessengerError::NoSession(queued.peer.clone()))?;
+        let mut next = queued.clone();
+        next.payload = tagged(SEALED, &wire);
+        let persisted = self
+            .identity
+            .seal(rng, SESSION_LABEL, &snapshot)
+            .map_err(NodeError::from)
+            .and_then(|sealed| {
+                Ok(self.store.commit(
+                    batch
+                        .put_session(&queued.peer, &sealed)
+                        .enqueue(next.clone()),
+                )?)
+            });
+        if let Err(error) = persisted {
+            // Back to the persisted session: the envelope is never sent, so its keys may be
+            // used again.
+            self.rollback(messenger, &queued.peer);
+            return Err(error);
+        }
+        *queued = next;
+        Ok(wire)
+    }
+
+    /// Handles one inbound request: a message is persisted, then its receipt sent back.
+    fn handle_inbound(&self, request: InboundRequest) {
+        let now = now();
+        let mut core = self.core();
+        let Core { messenger, rng } = &mut *core;
+        let prekeys_before = messenger.prekeys().one_time_prekey_count();
+        match messenger.open(request.bytes(), now, rng) {
+            Ok(Inbound::Message {
+                id,
+                from,
+                sent,
+                body,
+                receipt,
+            }) => {
+                let persisted = (|| -> Result<(), NodeError> {
+                    if messenger.prekeys().one_time_prekey_count() != prekeys_before {
+                        let sealed = self.identity.seal_prekeys(rng, messenger.prekeys())?;
+                        self.store.put_prekeys(&sealed)?;
+                    }
+                    let snapshot = messenger
+                        .peer_snapshot(&from)
+                        .ok_or_else(|| MessengerError::NoSession(from.clone()))?;
+                    let sealed = self.identity.seal(rng, SESSION_LABEL, &snapshot)?;
+                    let entry = HistoryEntry {
+                        id,
+                        peer: from.clone(),
+                        direction: Direction::Incoming,
+                        timestamp: now,
+                        status: Status::Received,
+                        body: body.to_vec(),
+                    };
+                    self.store
+                        .commit(Batch::new().put_session(&from, &sealed).put_message(entry))?;
+                    Ok(())
+                })();
+                if let Err(error) = persisted {
+                    // No receipt, and the session and the duplicate check back as on disk:
+                    // the sender's retry is opened again.
+                    messenger.forget_received(&from, id);
+                    self.rollback(messenger, &from);
+                    drop(core);
+                    tracing::error!(%error, %id, "incoming message not persisted");
+                    self.emit(NodeEvent::Error {
+                        message: format!("incoming message {id} not persisted: {error}"),
+                    });
+                    return;
+                }
+                drop(core);
+                if let Err(error) = request.respond(receipt) {
+                    tracing::debug!(%error, %id, "receipt not sent");
+                }
+                tracing::debug!(%id, %from, "message received");
+                self.emit(NodeEvent::Message {
+                    id,
+                    from,
+                    sent,
+                    body: body.to_vec(),
+                });
+            }
+            Ok(Inbound::Duplicate { id, receipt, .. }) => {
+                drop(core);
+                tracing::debug!(%id, "duplicate message: receipt sent again");
+                let _ = request.respond(receipt);
+            }
+            Ok(_) => {
+                drop(core);
+                tracing::debug!(peer = %request.peer(), "unexpected receipt as a request");
+            }
+            Err(error) => {
+                drop(core);
+                tracing::debug!(peer = %request.peer(), %error, "inbound message refused");
+                self.emit(NodeEvent::Error {
+                    message: format!("message from {} refused: {error}", request.peer()),
+                });
+            }
+        }
+    }
+
+    /// Puts the session with `peer` back as it was last persisted (or drops it if none was).
+    fn rollback(&self, messenger: &mut Messenger, peer: &str) {
+        messenger.forget_peer(peer);
+        let restored = self
+            .store
+            .session(peer)
+            .map_err(NodeError::from)
+            .and_then(|stored| match stored {
+                Some(sealed) => {
+                    let snapshot = self.identity.open(SESSION_LABEL, &sealed)?;
+                    Ok(messenger.restore_peer(peer, &snapshot)?)
+                }
+                None => Ok(()),
+            });
+        if let Err(error) = restored {
+            tracing::error!(%peer, %error, "session not rolled back: it is dropped");
+            messenger.forget_peer(peer);
+        }
+    }
+
+    /// Signs and publishes a fresh discovery record (`seq` = now in milliseconds, so a
+    /// restarted node's record replaces its old one).
+    async fn publish(&self) -> Result<(), NodeError> {
+        let addresses: Vec<String> = self
+            .net
+            .listen_addrs()
+            .await?
+            .iter()
+            .take(talos_did::record::MAX_ADDRESSES)
+            .map(ToString::to_string)
+            .collect();
+        let issued_at = now();
+        let fields = RecordFields {
+            seq: issued_at.as_millis(),
+            issued_at,
+            expires_at: issued_at.saturating_add(self.config.record_lifetime),
+            addresses,
+            tools: Vec::new(),
+            prekeys: messenger::record_prekeys(self.core().messenger.prekeys()),
+            puzzle_nonce: self.puzzle_nonce,
+        };
+        let record = DiscoveryRecord::sign(fields, self.identity.signing_key())
+            .map_err(|e| NetError::Setup(format!("record: {e}")))?;
+        self.net.publish_record(&record).await?;
+        tracing::debug!(seq = record.seq(), "record published");
+        Ok(())
+    }
+
+    /// The delay before attempt number `attempts + 1`.
+    fn backoff(&self, attempts: u32) -> Duration {
+        let factor = 1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX);
+        self.config
+            .retry_base
+            .saturating_mul(factor)
+            .min(self.config.retry_max)
+    }
+}
+
+/// Restores the messenger: prekeys, then every stored session, then the ids of the messages
+/// received (so that retries of them are duplicates).
+fn restore(
+    identity: &Identity,
+    store: &Store,
+    prekeys: PrekeyStore,
+) -> Result<Messenger, NodeError> {
+    let mut messenger = Messenger::new(prekeys);
+    for peer in store.sessions()? {
+        let Some(sealed) = store.session(&peer)? else {
+            continue;
+        };
+        let restored = identity
+            .open(SESSION_LABEL, &sealed)
+            .map_err(NodeError::from)
+            .and_then(|snapshot| Ok(messenger.restore_peer(&peer, &snapshot)?));
+        if let Err(error) = restored {
+            tracing::warn!(%peer, %error, "session not restored");
+        }
+    }
+    let history = store.history(None)?;
+    let skip = history.len().saturating_sub(messenger::MAX_REMEMBERED);
+    for entry in history.iter().skip(skip) {
+        if entry.direction == Direction::Incoming {
+            messenger.remember_received(&entry.peer, entry.id);
+        }
+    }
+    Ok(messenger)
+}
+
+async fn inbound_loop(
+    shared: Arc<Shared>,
+    mut inbound: tokio::sync::mpsc::Receiver<InboundRequest>,
+) {
+    let mut stopped = shared.stopped.clone();
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => break,
+            request = inbound.recv() => match request {
+                Some(request) => shared.handle_inbound(request),
+                None => break,
+            },
+        }
+    }
+}
+
+async fn event_loop(shared: Arc<Shared>, mut events: tokio::sync::mpsc::Receiver<net::Event>) {
+    let mut stopped = shared.stopped.clone();
+    loop {
+        let event = tokio::select! {
+            _ = stopped.wait_for(|s| *s) => break,
+            event = events.recv() => match event {
+                Some(event) => event,
+                None => break,
+            },
+        };
+        let name =
+            |peer: &PeerId| net::did_of(peer).map_or_else(|| peer.to_string(), |d| d.to_string());
+        match event {
+            net::Event::Connected { peer } => {
+                shared.wake.notify_one();
+                shared.publish_now.notify_one();
+                shared.emit(NodeEvent::PeerConnected { did: name(&peer) });
+            }
+            net::Event::Disconnected { peer } => {
+                shared.emit(NodeEvent::PeerDisconnected { did: name(&peer) });
+            }
+            net::Event::RecordRefused { from, reason } => {
+                tracing::debug!(?from, %reason, "dht record refused");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Keeps the record published: retried (1 s, doubling to 30 s, or at once when a peer
+/// connects) until a peer takes it, then refreshed at half its lifetime.
+async fn publish_loop(shared: Arc<Shared>, first: Result<(), NodeError>) {
+    let mut stopped = shared.stopped.clone();
+    let mut published = first.is_ok();
+    let mut retry = Duration::from_secs(1);
+    loop {
+        let wait = if published {
+            shared.config.record_lifetime / 2
+        } else {
+            retry
+        };
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => break,
+            () = tokio::time::sleep(wait) => {}
+            () = shared.publish_now.notified(), if !published => {}
+        }
+        let result = tokio::select! {
+            _ = stopped.wait_for(|s| *s) => break,
+            result = shared.publish() => result,
+        };
+        match result {
+            Ok(()) => {
+                published = true;
+                retry = Duration::from_secs(1);
+            }
+            Err(error) => {
+                tracing::debug!(%error, "record not published yet");
+                if published {
+                    shared.emit(NodeEvent::Error {
+                        message: format!("record not refreshed: {error}"),
+                    });
+                }
+                published = false;
+                retry = (retry * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// Retries queued messages when they are due; gives up on the expired ones.
+async fn retry_loop(shared: Arc<Shared>) {
+    let mut stopped = shared.stopped.clone();
+    let mut attempts = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => break,
+            () = tokio::time::sleep(shared.config.retry_tick) => {}
+            () = shared.wake.notified() => {}
+        }
+        while attempts.try_join_next().is_some() {}
+        let now = now();
+        let due = match shared.store.due(now) {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::error!(%error, "queue unreadable");
+                continue;
+            }
+        };
+        for queued in due {
+            if !shared.in_flight().insert(queued.id) {
+                continue;
+            }
+            if queued.is_expired(now) {
+                let given_up = shared.store.commit(
+                    Batch::new()
+                        .set_status(queued.id, Status::Failed)
+                        .remove_queued(queued.id),
+                );
+                shared.in_flight().remove(&queued.id);
+                match given_up {
+                    Ok(()) => shared.emit(NodeEvent::Failed {
+                        id: queued.id,
+                        to: queued.peer.clone(),
+                    }),
+                    Err(error) => tracing::error!(%error, "queue not updated"),
+                }
+                continue;
+            }
+            let next = now_plus(shared.backoff(queued.attempts));
+            if let Err(error) = shared.store.reschedule(queued.id, next) {
+                tracing::error!(%error, "queue not updated");
+                shared.in_flight().remove(&queued.id);
+                continue;
+            }
+            let shared = Arc::clone(&shared);
+            attempts.spawn(async move {
+                let mut queued = queued;
+                queued.next_attempt = next;
+                queued.attempts = queued.attempts.saturating_add(1);
+                let id = queued.id;
+                let _guard = InFlight {
+                    shared: &shared,
+                    id,
+                };
+                if let Err(error) = shared.attempt(&mut queued).await {
+                    tracing::debug!(%id, %error, "retry failed");
+                }
+            });
+        }
+    }
+    // Let deliveries under way finish for a moment; the rest stay queued.
+    if tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while attempts.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        attempts.shutdown().await;
+    }
+}
+
+/// The record's addresses, each with `/p2p/<peer>`.
+fn record_addrs(record: &DiscoveryRecord, peer: PeerId) -> Vec<Multiaddr> {
+    record
+        .fields()
+        .addresses
+        .iter()
+        .filter_map(|a| a.parse::<Multiaddr>().ok())
+        .map(|a| match a.iter().last() {
+            Some(Protocol::P2p(_)) => a,
+            _ => a.with(Protocol::P2p(peer)),
+        })
+        .collect()
+}
+
+fn tagged(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + value.len());
+    out.push(tag);
+    out.extend_from_slice(value);
+    out
+}
+
+/// A ChaCha20 RNG seeded from the operating system.
+fn os_rng() -> ChaCha20Rng {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    if let Err(error) = getrandom::fill(&mut seed[..]) {
+        // No OS randomness: nothing secret can be made safely. This does not happen on any
+        // supported platform.
+        tracing::error!(%error, "the operating system RNG failed");
+        std::process::abort();
+    }
+    ChaCha20Rng::from_seed(*seed)
+}
+
+/// The wall clock as a [`Timestamp`] (the epoch if the clock is before it).
+fn now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Timestamp::from_millis(ms)
+}
+
+fn now_plus(delay: Duration) -> Timestamp {
+    now().saturating_add(delay)
+}
