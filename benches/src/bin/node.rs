@@ -1,0 +1,168 @@
+//! `node`: talos-node between nodes on loopback (issue 9's benchmark; not a timed test).
+//!
+//! Reports:
+//! 1. **cold first message**: a node that has never met the peer sends it one message: DHT
+//!    lookup of its DID, dial, X3DH from its published bundle, delivery and the signed
+//!    receipt (median of [`COLD_RUNS`] fresh pairs; goal ≤ 50 ms);
+//! 2. **1 KiB messages per second with receipts** between two nodes whose session exists,
+//!    [`WINDOW`] sends in flight ([`MESSAGES`] messages; goal ≥ 20 000/s). Both nodes keep
+//!    their state in redb data directories (in a temporary directory), so every message is
+//!    committed on both sides before it is acknowledged;
+//! 3. **resident memory per idle session**: the growth of this process's resident set when one
+//!    messenger holds [`SESSIONS`] sessions (each started with X3DH and one message), divided
+//!    by their number.
+//!
+//! The MCP round trip through the tunnel is the `mcp_p99` binary's (in process) until the
+//! node carries MCP between nodes.
+//!
+//! Run: `cargo run --release -p talos-benches --bin node` (about a minute).
+
+// Benchmark code, not library code: a failed step should stop the run loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use core::time::Duration;
+use std::time::Instant;
+
+use futures::StreamExt as _;
+use talos_crypto::{SigningKey, Timestamp};
+use talos_node::messenger::Messenger;
+use talos_node::node::{Node, NodeBuilder, NodeConfig, init_identity};
+use talos_node::store::Store;
+use talos_ratchet::PrekeyStore;
+
+/// Fresh pairs timed for the cold first message.
+const COLD_RUNS: usize = 7;
+/// Messages timed for the throughput.
+const MESSAGES: usize = 4_000;
+/// Sends in flight.
+const WINDOW: usize = 64;
+/// Sessions held for the memory measurement.
+const SESSIONS: usize = 10_000;
+
+fn config() -> NodeConfig {
+    let mut config = NodeConfig::default();
+    config.send_timeout = Duration::from_secs(30);
+    config
+}
+
+/// A node with its state in `dir`, bootstrapped off `bootstrap`.
+async fn start(dir: &std::path::Path, bootstrap: Vec<libp2p::Multiaddr>) -> Node {
+    let store = Store::open(dir).unwrap();
+    init_identity(&store, talos_node::identity::Protection::Unencrypted).unwrap();
+    drop(store);
+    NodeBuilder::new()
+        .data_dir(dir)
+        .bootstrap(bootstrap)
+        .config(config())
+        .build()
+        .await
+        .unwrap()
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Resident set size of this process, in bytes (Linux).
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+async fn cold_first_message(tmp: &std::path::Path) -> Duration {
+    let mut times = Vec::with_capacity(COLD_RUNS);
+    for run in 0..COLD_RUNS {
+        let b = start(&tmp.join(format!("cold-b{run}")), Vec::new()).await;
+        let a = start(
+            &tmp.join(format!("cold-a{run}")),
+            b.listen_addrs().await.unwrap(),
+        )
+        .await;
+        // B's record is in the DHT (B published it; A joined through B).
+        let t = Instant::now();
+        a.send(b.did(), b"first").await.unwrap();
+        times.push(t.elapsed());
+        a.shutdown().await;
+        b.shutdown().await;
+    }
+    eprintln!("cold first message runs: {times:?}");
+    median(&mut times)
+}
+
+async fn throughput(tmp: &std::path::Path) -> f64 {
+    let b = start(&tmp.join("tp-b"), Vec::new()).await;
+    let a = start(&tmp.join("tp-a"), b.listen_addrs().await.unwrap()).await;
+    a.send(b.did(), b"hello").await.unwrap();
+    let body = vec![0x5a_u8; 1024];
+    let to = b.did().to_owned();
+    let t = Instant::now();
+    let delivered = futures::stream::iter(0..MESSAGES)
+        .map(|_| a.send(&to, &body))
+        .buffer_unordered(WINDOW)
+        .filter(|r| core::future::ready(r.is_ok()))
+        .count()
+        .await;
+    let elapsed = t.elapsed();
+    assert_eq!(delivered, MESSAGES, "every message acknowledged");
+    a.shutdown().await;
+    b.shutdown().await;
+    MESSAGES as f64 / elapsed.as_secs_f64()
+}
+
+fn memory_per_session() -> f64 {
+    use talos_crypto::SeedableRng as _;
+    let mut rng = talos_crypto::ChaCha20Rng::from_seed([7; 32]);
+    let now = Timestamp::from_millis(1_767_225_600_000);
+    let mut messenger = Messenger::new(PrekeyStore::new(
+        SigningKey::from_seed(&[0xee; 32]),
+        &mut rng,
+    ));
+    // Each peer's prekeys are made and dropped in turn, so the heap grows by what the
+    // messenger keeps: the sessions (and their peers' DIDs).
+    let mut session = |i: usize, rng: &mut talos_crypto::ChaCha20Rng| {
+        let mut seed = [0_u8; 32];
+        seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+        let mut store = PrekeyStore::new(SigningKey::from_seed(&seed), rng);
+        let one_time = store.generate_one_time_prekeys(1, rng).unwrap();
+        let bundle = store.bundle(one_time.first().map(|k| k.id)).unwrap();
+        let did = talos_did::Did::from(store.identity_key()).to_string();
+        messenger
+            .seal(&did, Some(&bundle), b"hello", now, rng)
+            .unwrap();
+    };
+    // Warm the allocator up, then measure.
+    for i in 0..SESSIONS / 10 {
+        session(i, &mut rng);
+    }
+    let before = rss();
+    for i in SESSIONS / 10..SESSIONS {
+        session(i, &mut rng);
+    }
+    let after = rss();
+    after.saturating_sub(before) as f64 / (SESSIONS - SESSIONS / 10) as f64
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let tmp = tempfile::tempdir().unwrap();
+    println!(
+        "talos-node on loopback, state in redb under {}",
+        tmp.path().display()
+    );
+    let cold = cold_first_message(tmp.path()).await;
+    println!(
+        "cold first message (DHT lookup, X3DH, receipt): median {:.1} ms (goal <= 50 ms)",
+        cold.as_secs_f64() * 1e3
+    );
+    let rate = throughput(tmp.path()).await;
+    println!(
+        "1 KiB messages with signed receipts, {WINDOW} in flight: {rate:.0}/s (goal >= 20000/s)"
+    );
+    let per_session = memory_per_session();
+    println!(
+        "resident memory per idle session: {:.2} KiB (growth over the last 90 % of {SESSIONS} sessions in one messenger)",
+        per_session / 1024.0
+    );
+}
