@@ -9,8 +9,11 @@
 //!   process's own stdin and stdout) with a [`ClientTunnel`].
 //!
 //! Both exchange packets with the other end through a [`PeerLink`]: two channels, which the
-//! node connects to the peer's session (or, in a test, [`link_pair`] connects back to back).
-//! The tunnels decide everything; this module only moves lines and packets and reads the clock.
+//! node connects to the peer ([`Node::mcp_link`], [`Node::mcp_accept`]: the network's MCP
+//! lane, over libp2p connections whose Noise handshake authenticates the peer's `did:key`) or,
+//! in a test, [`link_pair`] connects back to back. [`serve_peers`] and [`connect_peer`] do that
+//! for `talos mcp-serve` and `talos mcp-connect`. The tunnels decide everything; this module
+//! only moves lines and packets and reads the clock.
 //!
 //! Lines are bounded: a line longer than [`MAX_LINE_BYTES`] is cut at that bound and handed to
 //! the tunnel, which refuses it (and answers the client where it can); the rest of it is
@@ -22,12 +25,20 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use talos_crypto::Timestamp;
+use talos_did::DidKey;
 use talos_mcp::acl::guard::Guard;
+use talos_mcp::acl::policy::Policy;
+use talos_mcp::acl::rate::RateConfig;
+use talos_mcp::acl::token::CapabilityToken;
 use talos_mcp::jsonrpc::MAX_LINE_BYTES;
-use talos_mcp::{AuditRecord, ClientTunnel, Output, ServerTunnel, TunnelError};
+use talos_mcp::{
+    AuditRecord, ClientConfig, ClientTunnel, Output, ServerConfig, ServerTunnel, TunnelError,
+};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+
+use crate::node::{Node, NodeError};
 
 /// Why an MCP tunnel stopped.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +58,18 @@ pub enum McpError {
     /// Reading from or writing to the local side failed.
     #[error("local stream: {0}")]
     Io(#[from] std::io::Error),
+    /// The node failed (the peer cannot be reached, the ledger refused an entry).
+    #[error("node: {0}")]
+    Node(#[from] NodeError),
+    /// Not a DID with an Ed25519 key.
+    #[error("{0} is not an Ed25519 did:key")]
+    BadDid(String),
+    /// The tunnel's policy does not parse.
+    #[error("policy: {0}")]
+    Policy(String),
+    /// [`Node::mcp_accept`] was taken already.
+    #[error("this node already serves MCP sessions")]
+    AlreadyServing,
 }
 
 /// Something a running tunnel reports.
@@ -397,6 +420,153 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             }
         }
     }
+}
+
+/// The Ed25519 key of a `did:key`.
+fn key_of(did: &str) -> Result<talos_crypto::VerifyingKey, McpError> {
+    did.parse::<DidKey>()
+        .ok()
+        .and_then(|d| d.ed25519().copied())
+        .ok_or_else(|| McpError::BadDid(did.to_owned()))
+}
+
+/// Serves `process` to the peers in `allow` (their DIDs) that start MCP sessions with `node`,
+/// until `shutdown` resolves: one [`ServerTunnel`] and one process per peer session, every
+/// audit record appended to the node's ledger (and passed on to `events`, if given). Tunnels
+/// honour capabilities the node issued ([`ServerConfig::capability_issuer`]); the policy lets
+/// each allowed peer call every tool, resource and prompt, so the capability decides. Packets
+/// reach the tunnels through the node's MCP lane, whose connections authenticate the peer, so
+/// signatures are not verified twice (`verify_signatures` off).
+///
+/// # Errors
+/// [`McpError::AlreadyServing`], [`McpError::BadDid`] for a DID in `allow`.
+pub async fn serve_peers(
+    node: &Node,
+    process: ServerProcess,
+    allow: &[String],
+    events: Option<mpsc::Sender<McpEvent>>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), McpError> {
+    let mut peers = Vec::with_capacity(allow.len());
+    let mut policy = String::from("default_allow = false\n");
+    for did in allow {
+        let key = key_of(did)?;
+        let did = DidKey::Ed25519(key).to_string();
+        policy.push_str(&format!(
+            "[peers.\"{did}\"]\nallow_tools = [\"*\"]\nallow_resources = [\"**\"]\n"
+        ));
+        peers.push((did, key));
+    }
+    let policy = Policy::from_toml(&policy).map_err(|e| McpError::Policy(e.to_string()))?;
+    let guard = Arc::new(Mutex::new(Guard::new(policy, RateConfig::default())));
+    let mut accept = node.mcp_accept().ok_or(McpError::AlreadyServing)?;
+    let (audit_tx, mut audit_rx) = mpsc::channel(256);
+    let (stop, stopped) = watch::channel(false);
+    let mut tunnels = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = accept.recv() => {
+                let Some((did, link)) = accepted else { break };
+                let Some((_, key)) = peers.iter().find(|(d, _)| *d == did) else {
+                    tracing::info!(%did, "mcp session of a peer not allowed: refused");
+                    continue;
+                };
+                let mut config = ServerConfig::new(node.signing_key().clone(), *key);
+                config.verify_signatures = false;
+                let mut stopped = stopped.clone();
+                tunnels.spawn(serve(
+                    ServerTunnel::new(config),
+                    Arc::clone(&guard),
+                    process.clone(),
+                    link,
+                    audit_tx.clone(),
+                    async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    },
+                ));
+            }
+            event = audit_rx.recv() => {
+                if let Some(event) = event {
+                    record(node, event, events.as_ref()).await;
+                }
+            }
+            Some(ended) = tunnels.join_next() => match ended {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "mcp tunnel ended"),
+                Err(error) => tracing::warn!(%error, "mcp tunnel task failed"),
+            },
+        }
+    }
+    let _ = stop.send(true);
+    drop(audit_tx);
+    while tunnels.join_next().await.is_some() {}
+    while let Some(event) = audit_rx.recv().await {
+        record(node, event, events.as_ref()).await;
+    }
+    Ok(())
+}
+
+/// Appends an audit record to the node's ledger and passes the event on.
+async fn record(node: &Node, event: McpEvent, events: Option<&mpsc::Sender<McpEvent>>) {
+    if let McpEvent::Audit(audit) = &event
+        && let Err(error) = node.append_audit(audit)
+    {
+        tracing::error!(%error, "audit record not appended to the ledger");
+    }
+    if let Some(events) = events {
+        let _ = events.send(event).await;
+    }
+}
+
+/// Faces an MCP client on `input` / `output` with a [`ClientTunnel`] to the MCP server `peer`
+/// (a DID) serves through its node, presenting `capability`; until the client closes `input`
+/// or `shutdown` resolves. As in [`serve_peers`], frames are not verified twice.
+///
+/// # Errors
+/// [`McpError::BadDid`], [`McpError::Node`] when the peer cannot be reached,
+/// [`McpError::Io`].
+pub async fn connect_peer<R, W>(
+    node: &Node,
+    peer: &str,
+    capability: CapabilityToken,
+    input: R,
+    output: W,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), McpError>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let server_key = key_of(peer)?;
+    let link = node.mcp_link(peer).await?;
+    let mut session = [0_u8; 16];
+    getrandom::fill(&mut session)
+        .map_err(|e| McpError::Io(std::io::Error::other(e.to_string())))?;
+    let mut config = ClientConfig::new(session, node.signing_key().clone(), server_key, capability);
+    config.verify_signatures = false;
+    config.request_timeout = Duration::from_secs(120);
+    let (events, mut reports) = mpsc::channel(64);
+    let logged = async move {
+        while let Some(event) = reports.recv().await {
+            if let McpEvent::Refused(error) = event {
+                tracing::warn!(%error, "mcp tunnel refused an input");
+            }
+        }
+    };
+    let (result, ()) = tokio::join!(
+        connect(
+            ClientTunnel::new(config),
+            input,
+            output,
+            link,
+            events,
+            shutdown
+        ),
+        logged
+    );
+    result
 }
 
 #[cfg(test)]

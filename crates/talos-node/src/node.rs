@@ -46,9 +46,10 @@ use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::identity::{Identity, IdentityError, Protection};
+use crate::mcp::PeerLink;
 use crate::messenger::{self, Inbound, Messenger, MessengerError};
-use crate::net::{self, InboundRequest, NetError, Network};
-use crate::store::{Batch, Direction, HistoryEntry, Queued, Status, Store, StoreError};
+use crate::net::{self, InboundRequest, Lane, NetError, Network};
+use crate::store::{Batch, Direction, HistoryEntry, Ledger, Queued, Status, Store, StoreError};
 
 pub use talos_wire::MessageId;
 
@@ -169,6 +170,9 @@ pub enum NodeError {
     /// The node is shutting down.
     #[error("the node is shutting down")]
     Stopped,
+    /// The audit ledger refused or failed an append.
+    #[error("ledger: {0}")]
+    Ledger(String),
 }
 
 /// What a node reports, from [`Node::events`].
@@ -439,6 +443,7 @@ impl NodeBuilder {
             Network::with_config(identity.signing_key(), &listen, config.network.clone()).await?;
         let net_events = network.take_events();
         let inbound = network.take_inbound();
+        let mcp_inbound = network.take_mcp_inbound();
         let puzzle_nonce = match config.network.record_policy().puzzle_difficulty() {
             // The network requires the Sybil puzzle: solve it once for this key (about a
             // second at the default difficulty), off the async threads.
@@ -469,6 +474,9 @@ impl NodeBuilder {
             publish_now: Notify::new(),
             puzzle_nonce,
             stopped,
+            mcp: Mutex::new(McpRoutes::default()),
+            mcp_pumps: Mutex::new(JoinSet::new()),
+            ledger: Mutex::new(None),
         });
         if !bootstrap.is_empty()
             && let Err(error) = shared.net.bootstrap(&bootstrap).await
@@ -484,6 +492,9 @@ impl NodeBuilder {
         }
         if let Some(net_events) = net_events {
             tasks.push(tokio::spawn(event_loop(Arc::clone(&shared), net_events)));
+        }
+        if let Some(mcp_inbound) = mcp_inbound {
+            tasks.push(tokio::spawn(mcp_loop(Arc::clone(&shared), mcp_inbound)));
         }
         if shared.config.publish {
             // The first publication, before `build` returns: the node is findable once built
@@ -538,7 +549,28 @@ struct Shared {
     /// The Sybil puzzle solution for this key, when the record policy requires one.
     puzzle_nonce: Option<u64>,
     stopped: watch::Receiver<bool>,
+    /// Where MCP tunnel packets from each peer go.
+    mcp: Mutex<McpRoutes>,
+    /// The tasks that carry MCP tunnel packets to peers, joined at shutdown.
+    mcp_pumps: Mutex<JoinSet<()>>,
+    /// The audit ledger, opened on first use (one per store).
+    ledger: Mutex<Option<Ledger>>,
 }
+
+/// MCP tunnel packets by peer: the link of each peer with one, and where links for peers that
+/// start a session go ([`Node::mcp_accept`]).
+#[derive(Default)]
+struct McpRoutes {
+    links: BTreeMap<PeerId, tokio::sync::mpsc::Sender<Vec<u8>>>,
+    accept: Option<tokio::sync::mpsc::Sender<(String, PeerLink)>>,
+}
+
+/// How many MCP packets wait for a tunnel, per peer and each way.
+const MCP_QUEUE: usize = 256;
+
+/// How long an MCP packet from a peer may wait for room in its tunnel's queue before it is
+/// refused.
+const MCP_HANDOFF: Duration = Duration::from_secs(5);
 
 /// A running node (see the [module docs](self)).
 pub struct Node {
@@ -683,6 +715,76 @@ impl Node {
         self.shared.publish().await
     }
 
+    /// A link to `peer`'s end of an MCP tunnel: packets sent into
+    /// [`PeerLink::to_peer`] reach the peer on the network's MCP lane, in order (the peer is
+    /// resolved through the DHT if it is not connected); the packets the peer sends come out of
+    /// [`PeerLink::from_peer`]. A second link to the same peer replaces the first. Drop the
+    /// link to end it.
+    ///
+    /// # Errors
+    /// [`NodeError::BadDid`], or [`NodeError::Net`] if the peer is neither connected nor
+    /// found in the DHT.
+    pub async fn mcp_link(&self, peer: &str) -> Result<PeerLink, NodeError> {
+        let did: DidKey = peer
+            .parse()
+            .map_err(|_| NodeError::BadDid(peer.to_owned()))?;
+        let peer_id = net::peer_id_of(&did).ok_or_else(|| NodeError::BadDid(peer.to_owned()))?;
+        let connected = self.shared.net.connected_peers().await?;
+        let addrs = if connected.contains(&peer_id) {
+            Vec::new()
+        } else {
+            record_addrs(&self.shared.net.resolve(&did).await?, peer_id)
+        };
+        Ok(open_link(&self.shared, peer_id, addrs))
+    }
+
+    /// The MCP sessions peers start: a peer without a link that sends an MCP packet gets one,
+    /// handed out here with its DID (its packets wait in the link). Drop a link to refuse the
+    /// peer. `Some` the first time only; without a receiver, such packets are refused.
+    #[must_use]
+    pub fn mcp_accept(&self) -> Option<tokio::sync::mpsc::Receiver<(String, PeerLink)>> {
+        let mut routes = self.shared.mcp_routes();
+        if routes.accept.is_some() {
+            return None;
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        routes.accept = Some(tx);
+        Some(rx)
+    }
+
+    /// Appends an MCP call's audit record to the ledger as a `ToolCall` entry recorded by
+    /// this node; returns its index. Committed when it returns.
+    ///
+    /// # Errors
+    /// [`NodeError::Ledger`].
+    pub fn append_audit(&self, record: &talos_mcp::AuditRecord) -> Result<u64, NodeError> {
+        let call = record
+            .to_tool_call()
+            .map_err(|e| NodeError::Ledger(e.to_string()))?;
+        let id = MessageId::generate(now(), &mut self.shared.core().rng);
+        let mut ledger = self.shared.ledger();
+        let ledger = match &mut *ledger {
+            Some(ledger) => ledger,
+            slot @ None => slot.insert(
+                self.shared
+                    .store
+                    .ledger()
+                    .map_err(|e| NodeError::Ledger(e.to_string()))?,
+            ),
+        };
+        let entry = talos_ledger::entry::Entry::new(
+            *id.as_bytes(),
+            self.shared.did.clone(),
+            ledger.size(),
+            record.at,
+            talos_ledger::entry::Body::ToolCall(call),
+        )
+        .map_err(|e| NodeError::Ledger(e.to_string()))?;
+        ledger
+            .append_entry(&entry.to_cbor())
+            .map_err(|e| NodeError::Ledger(e.to_string()))
+    }
+
     /// Stops the node: background work stops taking new work, an inbound message being
     /// handled is finished, deliveries under way get a few seconds (what they do not finish
     /// stays queued), then the network stops and the store closes (its lock is released).
@@ -698,6 +800,9 @@ impl Node {
                 tracing::warn!(%error, "node task ended abnormally");
             }
         }
+        let mut pumps = core::mem::take(&mut *shared.mcp_pumps());
+        while pumps.join_next().await.is_some() {}
+        drop(shared.ledger().take());
         match Arc::try_unwrap(shared) {
             Ok(shared) => {
                 let Shared { net, store, .. } = shared;
@@ -720,6 +825,24 @@ impl Shared {
         // A panic while holding the lock leaves consistent state: every change is persisted
         // before the lock is released, so a poisoned lock is still usable.
         self.core
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn mcp_routes(&self) -> MutexGuard<'_, McpRoutes> {
+        self.mcp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn mcp_pumps(&self) -> MutexGuard<'_, JoinSet<()>> {
+        self.mcp_pumps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, Option<Ledger>> {
+        self.ledger
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -1113,6 +1236,99 @@ async fn inbound_loop(
     }
 }
 
+/// Registers `peer`'s route and starts the task that carries the tunnel's packets to it.
+fn open_link(shared: &Arc<Shared>, peer: PeerId, addrs: Vec<Multiaddr>) -> PeerLink {
+    let (to_peer, outgoing) = tokio::sync::mpsc::channel(MCP_QUEUE);
+    let (incoming, from_peer) = tokio::sync::mpsc::channel(MCP_QUEUE);
+    shared.mcp_routes().links.insert(peer, incoming);
+    let pump = mcp_pump(Arc::clone(shared), peer, addrs, outgoing);
+    shared.mcp_pumps().spawn(pump);
+    PeerLink { to_peer, from_peer }
+}
+
+/// Carries one tunnel's packets to `peer`, one request each, in order.
+async fn mcp_pump(
+    shared: Arc<Shared>,
+    peer: PeerId,
+    addrs: Vec<Multiaddr>,
+    mut outgoing: tokio::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    let mut stopped = shared.stopped.clone();
+    loop {
+        let packet = tokio::select! {
+            _ = stopped.wait_for(|s| *s) => break,
+            packet = outgoing.recv() => match packet {
+                Some(packet) => packet,
+                None => break,
+            },
+        };
+        if let Err(error) = shared
+            .net
+            .request_on(Lane::Mcp, peer, addrs.clone(), &packet)
+            .await
+        {
+            // The tunnel answers what is lost (its request timeout), so a lost packet is
+            // reported, not retried: a retry could reorder the tunnel's packets.
+            tracing::debug!(%peer, %error, "mcp packet not delivered");
+            shared.emit(NodeEvent::Error {
+                message: format!("mcp packet to {peer} not delivered: {error}"),
+            });
+        }
+    }
+}
+
+/// Hands the MCP packets peers send to their tunnels (see [`Node::mcp_link`] and
+/// [`Node::mcp_accept`]); a packet is acknowledged once its tunnel has it.
+async fn mcp_loop(shared: Arc<Shared>, mut inbound: tokio::sync::mpsc::Receiver<InboundRequest>) {
+    let mut stopped = shared.stopped.clone();
+    loop {
+        let mut request = tokio::select! {
+            _ = stopped.wait_for(|s| *s) => break,
+            request = inbound.recv() => match request {
+                Some(request) => request,
+                None => break,
+            },
+        };
+        let peer = request.peer();
+        let route = {
+            let mut routes = shared.mcp_routes();
+            match routes.links.get(&peer) {
+                Some(link) if !link.is_closed() => Some(link.clone()),
+                _ => {
+                    routes.links.remove(&peer);
+                    None
+                }
+            }
+        };
+        let route = match route {
+            Some(route) => route,
+            None => {
+                let accept = shared.mcp_routes().accept.clone();
+                let (Some(accept), Some(did)) = (accept, net::did_of(&peer)) else {
+                    tracing::debug!(%peer, "mcp packet from a peer without a tunnel: refused");
+                    continue;
+                };
+                let link = open_link(&shared, peer, Vec::new());
+                let route = shared.mcp_routes().links.get(&peer).cloned();
+                if accept.try_send((did.to_string(), link)).is_err() {
+                    shared.mcp_routes().links.remove(&peer);
+                    tracing::debug!(%peer, "mcp session not accepted: refused");
+                    continue;
+                }
+                let Some(route) = route else { continue };
+                route
+            }
+        };
+        let packet = request.take_bytes();
+        match tokio::time::timeout(MCP_HANDOFF, route.send(packet)).await {
+            Ok(Ok(())) => {
+                let _ = request.respond(Vec::new());
+            }
+            _ => tracing::debug!(%peer, "mcp tunnel not taking packets: refused"),
+        }
+    }
+}
+
 async fn event_loop(shared: Arc<Shared>, mut events: tokio::sync::mpsc::Receiver<net::Event>) {
     let mut stopped = shared.stopped.clone();
     loop {
@@ -1132,6 +1348,10 @@ async fn event_loop(shared: Arc<Shared>, mut events: tokio::sync::mpsc::Receiver
                 shared.emit(NodeEvent::PeerConnected { did: name(&peer) });
             }
             net::Event::Disconnected { peer } => {
+                // The peer's MCP session ends with its last connection: its tunnel sees its
+                // link close (a server tunnel stops its process), and the peer's next
+                // session gets a new one.
+                shared.mcp_routes().links.remove(&peer);
                 shared.emit(NodeEvent::PeerDisconnected { did: name(&peer) });
             }
             net::Event::RecordRefused { from, reason } => {

@@ -22,7 +22,10 @@ use talos_crypto::json::{Map, Number, Value};
 use talos_crypto::key_file::KdfParams;
 use talos_crypto::{KeyFile, SigningKey, Timestamp, Zeroizing};
 use talos_did::Did;
+use talos_mcp::acl::token::CapabilityToken;
 use talos_node::identity::{self, Identity, Protection};
+use talos_node::mcp::{self, ServerProcess};
+use talos_node::net;
 use talos_node::node::{self, NodeBuilder, NodeConfig, NodeError, NodeEvent};
 use talos_node::store::{Direction, HistoryEntry, Status, Store, StoreError};
 
@@ -114,6 +117,40 @@ pub(crate) enum Command {
     /// The audit ledger: checkpoint, prove, verify, export.
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
+    /// Serve an MCP server process to authorized peers through Talos tunnels, until SIGINT or
+    /// SIGTERM. Each peer session gets its own process; every call and denial is recorded in
+    /// the ledger.
+    McpServe {
+        /// The peers allowed to use the server (their capabilities, issued by this node with
+        /// `talos cap issue`, say which tools).
+        #[arg(long = "allow-peer", value_name = "DID", required = true, num_args = 1..)]
+        allow_peer: Vec<String>,
+        /// The MCP server's command line (split on whitespace, no shell), e.g.
+        /// "node server.js stdio".
+        #[arg(long, value_name = "CMD ARGS")]
+        command: String,
+        /// Addresses to listen on [default: /ip4/127.0.0.1/tcp/0].
+        #[arg(long = "listen", value_name = "MULTIADDR", num_args = 1..)]
+        listen: Vec<Multiaddr>,
+        /// Peers to join the network through (ending in /p2p/PEER_ID).
+        #[arg(long, value_name = "MULTIADDR")]
+        bootstrap: Vec<Multiaddr>,
+        /// Write the first listen address, with /p2p/PEER_ID, to FILE once listening.
+        #[arg(long, value_name = "FILE")]
+        port_file: Option<PathBuf>,
+    },
+    /// Be an MCP server on stdin/stdout for an MCP client (e.g. in a desktop agent's
+    /// configuration), tunnelled to the MCP server PEER serves with `talos mcp-serve`.
+    McpConnect {
+        /// The serving node: its DID, or its multiaddr ending in /p2p/PEER_ID.
+        peer: String,
+        /// The capability PEER issued to this node (`talos cap issue --out FILE` there).
+        #[arg(long, value_name = "FILE")]
+        capability: PathBuf,
+        /// Peers to join the network through (ending in /p2p/PEER_ID).
+        #[arg(long, value_name = "MULTIADDR")]
+        bootstrap: Vec<Multiaddr>,
+    },
 }
 
 /// A command's failure: what to print on stderr, and the exit code.
@@ -168,7 +205,7 @@ from_errors!(
     StoreError,
     NodeError,
     identity::IdentityError,
-    talos_node::net::NetError,
+    net::NetError,
     std::io::Error,
 );
 
@@ -281,7 +318,120 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             };
             ledger::run(cmd, &ctx, out)
         }
+        Command::McpServe {
+            allow_peer,
+            command,
+            listen,
+            bootstrap,
+            port_file,
+        } => {
+            mcp_serve(
+                &dir,
+                &allow_peer,
+                &command,
+                listen,
+                bootstrap,
+                port_file.as_deref(),
+            )
+            .await
+        }
+        Command::McpConnect {
+            peer,
+            capability,
+            bootstrap,
+        } => mcp_connect(&dir, &peer, &capability, bootstrap).await,
     }
+}
+
+async fn mcp_serve(
+    dir: &Path,
+    allow: &[String],
+    command: &str,
+    mut listen: Vec<Multiaddr>,
+    bootstrap: Vec<Multiaddr>,
+    port_file: Option<&Path>,
+) -> Result<(), CliError> {
+    let process = ServerProcess::from_command_line(command)
+        .ok_or_else(|| CliError::new("--command is empty"))?;
+    let allow = allow
+        .iter()
+        .map(|did| canonical_did(did))
+        .collect::<Result<Vec<_>, _>>()?;
+    if listen.is_empty() {
+        listen.push(default_listen()?);
+    }
+    let node = build_node(dir, listen, bootstrap, NodeConfig::default()).await?;
+    let addrs = node.listen_addrs().await?;
+    eprintln!("did: {}", node.did());
+    for addr in &addrs {
+        eprintln!("serving MCP on {addr}");
+    }
+    if let Some(path) = port_file {
+        let first = addrs
+            .first()
+            .ok_or_else(|| CliError::new("no listen address"))?;
+        write_atomically(path, format!("{first}\n").as_bytes())?;
+    }
+    let mut terminate = terminate_signal()?;
+    let stop = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate.wait() => {}
+        }
+    };
+    let served = mcp::serve_peers(&node, process, &allow, None, stop).await;
+    eprintln!("shutting down");
+    node.shutdown().await;
+    served.map_err(|e| CliError::new(format!("mcp-serve: {e}")))
+}
+
+async fn mcp_connect(
+    dir: &Path,
+    peer: &str,
+    capability: &Path,
+    bootstrap: Vec<Multiaddr>,
+) -> Result<(), CliError> {
+    let token = std::fs::read(capability)
+        .map_err(|e| CliError::new(format!("cannot read {}: {e}", capability.display())))?;
+    let token = CapabilityToken::from_json(&token)
+        .map_err(|e| CliError::new(format!("{} is not a capability: {e}", capability.display())))?;
+    let mut config = NodeConfig::default();
+    config.publish = false;
+    let node = build_node(dir, vec![default_listen()?], bootstrap, config).await?;
+    // PEER is a DID, or the multiaddr of its node: dial it, and its key is its DID.
+    let did = if let Ok(addr) = peer.parse::<Multiaddr>() {
+        let peer_id = node.network().dial(addr).await?;
+        net::did_of(&peer_id)
+            .map(|d| d.to_string())
+            .ok_or_else(|| CliError::new(format!("{peer} is not a Talos node's address")))?
+    } else {
+        canonical_did(peer)?
+    };
+    if token.subject() != node.did() {
+        eprintln!(
+            "warning: the capability in {} was issued to {}, not to this node ({})",
+            capability.display(),
+            token.subject(),
+            node.did()
+        );
+    }
+    let mut terminate = terminate_signal()?;
+    let stop = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate.wait() => {}
+        }
+    };
+    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    let result = mcp::connect_peer(&node, &did, token, stdin, tokio::io::stdout(), stop).await;
+    node.shutdown().await;
+    result.map_err(|e| CliError::new(format!("mcp-connect: {e}")))
+}
+
+fn default_listen() -> Result<Multiaddr, CliError> {
+    "/ip4/127.0.0.1/tcp/0"
+        .parse()
+        .map_err(|_| CliError::new("bad default address"))
 }
 
 // --- the data directory ---
