@@ -8,12 +8,14 @@
 //!    [`WINDOW`] sends in flight ([`MESSAGES`] messages; goal ≥ 20 000/s). Both nodes keep
 //!    their state in redb data directories (in a temporary directory), so every message is
 //!    committed on both sides before it is acknowledged;
-//! 3. **resident memory per idle session**: the growth of this process's resident set when one
+//! 3. **MCP `tools/call` round trip** through both tunnels and both nodes to a trivial tool:
+//!    an MCP client's line into `connect_peer`, the network, `serve_peers`, the MCP server
+//!    process (this binary, run as `node trivial-mcp-server`: it answers every `tools/call`
+//!    at once) and back ([`MCP_CALLS`] calls after a warm-up; p50 and p99; goal p50 ≤ 1 ms,
+//!    p99 ≤ 5 ms);
+//! 4. **resident memory per idle session**: the growth of this process's resident set when one
 //!    messenger holds [`SESSIONS`] sessions (each started with X3DH and one message), divided
 //!    by their number.
-//!
-//! The MCP round trip through the tunnel is the `mcp_p99` binary's (in process) until the
-//! node carries MCP between nodes.
 //!
 //! Run: `cargo run --release -p talos-benches --bin node` (about a minute).
 
@@ -36,6 +38,8 @@ const COLD_RUNS: usize = 7;
 const MESSAGES: usize = 4_000;
 /// Sends in flight.
 const WINDOW: usize = 64;
+/// MCP calls timed.
+const MCP_CALLS: usize = 2_000;
 /// Sessions held for the memory measurement.
 const SESSIONS: usize = 10_000;
 
@@ -144,8 +148,148 @@ fn memory_per_session() -> f64 {
     after.saturating_sub(before) as f64 / (SESSIONS - SESSIONS / 10) as f64
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+/// The trivial MCP server: answers `initialize` and every other request with an empty result,
+/// `tools/call` with one text item, on stdin / stdout.
+fn trivial_mcp_server() {
+    use std::io::{BufRead as _, Write as _};
+    use talos_crypto::json::{self, Value};
+    let stdout = std::io::stdout();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let Ok(message) = json::parse(line.as_bytes()) else {
+            continue;
+        };
+        let Some(id) = message.get("id") else {
+            continue;
+        };
+        let id = String::from_utf8(id.to_canonical_vec()).unwrap();
+        let result = match message.get("method").and_then(Value::as_str) {
+            Some("initialize") => {
+                r#"{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"trivial","version":"0"}}"#
+            }
+            Some("tools/call") => r#"{"content":[{"type":"text","text":"ok"}],"isError":false}"#,
+            _ => "{}",
+        };
+        let mut out = stdout.lock();
+        writeln!(out, r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#).unwrap();
+        out.flush().unwrap();
+    }
+}
+
+/// p50 and p99 of the MCP round trip between two nodes.
+async fn mcp_round_trip(tmp: &std::path::Path) -> (Duration, Duration) {
+    use talos_mcp::acl::token::{CapabilityToken, TokenFields};
+    use talos_node::mcp::{ServerProcess, connect_peer, serve_peers};
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+
+    let server = start(&tmp.join("mcp-s"), Vec::new()).await;
+    let client = start(&tmp.join("mcp-c"), server.listen_addrs().await.unwrap()).await;
+    let now = Timestamp::from_millis(
+        u64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap(),
+    );
+    let fields = TokenFields::new(
+        server.did(),
+        client.did(),
+        "tool:echo",
+        now.saturating_sub(Duration::from_secs(60)),
+        now.saturating_add(Duration::from_secs(3600)),
+    );
+    let capability = CapabilityToken::issue(server.signing_key(), &fields).unwrap();
+    let exe = std::env::current_exe().unwrap().display().to_string();
+    let process = ServerProcess::new(exe, vec!["trivial-mcp-server".to_owned()]);
+    let allow = vec![client.did().to_owned()];
+    // The default limit (100 calls/s) would deny most of a benchmark's calls.
+    let mut rate = talos_mcp::acl::rate::RateConfig::default();
+    rate.peer_limit = talos_mcp::acl::rate::RateLimit {
+        requests_per_second: 1_000_000,
+        burst: 1_000_000,
+        bytes_per_day: None,
+    };
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let (client_in, tunnel_in) = tokio::io::duplex(1 << 16);
+    let (tunnel_out, client_out) = tokio::io::duplex(1 << 16);
+    let server_did = server.did().to_owned();
+    let (mut write, mut read) = (client_in, tokio::io::BufReader::new(client_out));
+    let timed = async {
+        let mut line = String::new();
+        let call = |id: usize, method: &str, params: &str| {
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{params}}}"#) + "\n"
+        };
+        let init = call(
+            0,
+            "initialize",
+            r#"{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}"#,
+        );
+        write.write_all(init.as_bytes()).await.unwrap();
+        read.read_line(&mut line).await.unwrap();
+        assert!(line.contains("protocolVersion"), "{line}");
+        let mut times = Vec::with_capacity(MCP_CALLS);
+        for id in 1..=(MCP_CALLS + MCP_CALLS / 10) {
+            let request = call(
+                id,
+                "tools/call",
+                r#"{"name":"echo","arguments":{"message":"hi"}}"#,
+            );
+            line.clear();
+            let t = Instant::now();
+            write.write_all(request.as_bytes()).await.unwrap();
+            read.read_line(&mut line).await.unwrap();
+            let elapsed = t.elapsed();
+            assert!(line.contains(r#""text":"ok""#), "{line}");
+            if id > MCP_CALLS / 10 {
+                times.push(elapsed);
+            }
+        }
+        drop(write);
+        times
+    };
+    let (served, connected, mut times) = tokio::join!(
+        serve_peers(&server, process, &allow, rate, None, async {
+            let _ = server_stopped.await;
+        }),
+        async {
+            let result = connect_peer(
+                &client,
+                &server_did,
+                capability,
+                tokio::io::BufReader::new(tunnel_in),
+                tunnel_out,
+                core::future::pending(),
+            )
+            .await;
+            let _ = stop_server.send(());
+            result
+        },
+        timed,
+    );
+    served.unwrap();
+    connected.unwrap();
+    client.shutdown().await;
+    server.shutdown().await;
+    times.sort();
+    (times[times.len() / 2], times[times.len() * 99 / 100])
+}
+
+fn main() {
+    if std::env::args().nth(1).as_deref() == Some("trivial-mcp-server") {
+        trivial_mcp_server();
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run());
+}
+
+async fn run() {
     let tmp = tempfile::tempdir().unwrap();
     println!(
         "talos-node on loopback, state in redb under {}",
@@ -159,6 +303,13 @@ async fn main() {
     let rate = throughput(tmp.path()).await;
     println!(
         "1 KiB messages with signed receipts, {WINDOW} in flight: {rate:.0}/s (goal >= 20000/s)"
+    );
+    let (p50, p99) = mcp_round_trip(tmp.path()).await;
+    println!(
+        "MCP tools/call round trip through both nodes to a trivial tool: p50 {:.2} ms, p99 {:.2} ms \
+         (goals <= 1 ms, <= 5 ms)",
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
     );
     let per_session = memory_per_session();
     println!(

@@ -432,7 +432,8 @@ fn key_of(did: &str) -> Result<talos_crypto::VerifyingKey, McpError> {
 
 /// Serves `process` to the peers in `allow` (their DIDs) that start MCP sessions with `node`,
 /// until `shutdown` resolves: one [`ServerTunnel`] and one process per peer session, every
-/// audit record appended to the node's ledger (and passed on to `events`, if given). Tunnels
+/// audit record appended to the node's ledger (and passed on to `events`, if given). `rate`
+/// limits each peer's calls (`RateConfig::default()`: 100/s, bursts of 10). Tunnels
 /// honour capabilities the node issued ([`ServerConfig::capability_issuer`]); the policy lets
 /// each allowed peer call every tool, resource and prompt, so the capability decides. Packets
 /// reach the tunnels through the node's MCP lane, whose connections authenticate the peer, so
@@ -444,6 +445,7 @@ pub async fn serve_peers(
     node: &Node,
     process: ServerProcess,
     allow: &[String],
+    rate: RateConfig,
     events: Option<mpsc::Sender<McpEvent>>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), McpError> {
@@ -458,7 +460,7 @@ pub async fn serve_peers(
         peers.push((did, key));
     }
     let policy = Policy::from_toml(&policy).map_err(|e| McpError::Policy(e.to_string()))?;
-    let guard = Arc::new(Mutex::new(Guard::new(policy, RateConfig::default())));
+    let guard = Arc::new(Mutex::new(Guard::new(policy, rate)));
     let mut accept = node.mcp_accept().ok_or(McpError::AlreadyServing)?;
     let (audit_tx, mut audit_rx) = mpsc::channel(256);
     let (stop, stopped) = watch::channel(false);

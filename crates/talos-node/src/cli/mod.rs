@@ -22,6 +22,7 @@ use talos_crypto::json::{Map, Number, Value};
 use talos_crypto::key_file::KdfParams;
 use talos_crypto::{KeyFile, SigningKey, Timestamp, Zeroizing};
 use talos_did::Did;
+use talos_mcp::acl::rate::RateConfig;
 use talos_mcp::acl::token::CapabilityToken;
 use talos_node::identity::{self, Identity, Protection};
 use talos_node::mcp::{self, ServerProcess};
@@ -379,7 +380,7 @@ async fn mcp_serve(
             () = terminate.wait() => {}
         }
     };
-    let served = mcp::serve_peers(&node, process, &allow, None, stop).await;
+    let served = mcp::serve_peers(&node, process, &allow, RateConfig::default(), None, stop).await;
     eprintln!("shutting down");
     node.shutdown().await;
     served.map_err(|e| CliError::new(format!("mcp-serve: {e}")))
