@@ -10,8 +10,8 @@
 //!    committed on both sides before it is acknowledged;
 //! 3. **MCP `tools/call` round trip** through both tunnels and both nodes to a trivial tool:
 //!    an MCP client's line into `connect_peer`, the network, `serve_peers`, the MCP server
-//!    process (this binary, run as `node trivial-mcp-server`: it answers every `tools/call`
-//!    at once) and back ([`MCP_CALLS`] calls after a warm-up; p50 and p99; goal p50 ≤ 1 ms,
+//!    process (this binary, run as `node trivial-mcp-server`: talos-node's
+//!    `mcp::run_demo_server`, whose `echo` answers at once) and back ([`MCP_CALLS`] calls after a warm-up; p50 and p99; goal p50 ≤ 1 ms,
 //!    p99 ≤ 5 ms);
 //! 4. **resident memory per idle session**: the growth of this process's resident set when one
 //!    messenger holds [`SESSIONS`] sessions (each started with X3DH and one message), divided
@@ -148,34 +148,6 @@ fn memory_per_session() -> f64 {
     after.saturating_sub(before) as f64 / (SESSIONS - SESSIONS / 10) as f64
 }
 
-/// The trivial MCP server: answers `initialize` and every other request with an empty result,
-/// `tools/call` with one text item, on stdin / stdout.
-fn trivial_mcp_server() {
-    use std::io::{BufRead as _, Write as _};
-    use talos_crypto::json::{self, Value};
-    let stdout = std::io::stdout();
-    for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { break };
-        let Ok(message) = json::parse(line.as_bytes()) else {
-            continue;
-        };
-        let Some(id) = message.get("id") else {
-            continue;
-        };
-        let id = String::from_utf8(id.to_canonical_vec()).unwrap();
-        let result = match message.get("method").and_then(Value::as_str) {
-            Some("initialize") => {
-                r#"{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"trivial","version":"0"}}"#
-            }
-            Some("tools/call") => r#"{"content":[{"type":"text","text":"ok"}],"isError":false}"#,
-            _ => "{}",
-        };
-        let mut out = stdout.lock();
-        writeln!(out, r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#).unwrap();
-        out.flush().unwrap();
-    }
-}
-
 /// p50 and p99 of the MCP round trip between two nodes.
 async fn mcp_round_trip(tmp: &std::path::Path) -> (Duration, Duration) {
     use talos_mcp::acl::token::{CapabilityToken, TokenFields};
@@ -241,7 +213,7 @@ async fn mcp_round_trip(tmp: &std::path::Path) -> (Duration, Duration) {
             write.write_all(request.as_bytes()).await.unwrap();
             read.read_line(&mut line).await.unwrap();
             let elapsed = t.elapsed();
-            assert!(line.contains(r#""text":"ok""#), "{line}");
+            assert!(line.contains(r#""text":"echo: hi""#), "{line}");
             if id > MCP_CALLS / 10 {
                 times.push(elapsed);
             }
@@ -278,7 +250,8 @@ async fn mcp_round_trip(tmp: &std::path::Path) -> (Duration, Duration) {
 
 fn main() {
     if std::env::args().nth(1).as_deref() == Some("trivial-mcp-server") {
-        trivial_mcp_server();
+        let stdin = std::io::stdin().lock();
+        talos_node::mcp::run_demo_server(stdin, std::io::stdout().lock()).unwrap();
         return;
     }
     tokio::runtime::Builder::new_multi_thread()

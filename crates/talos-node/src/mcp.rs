@@ -571,6 +571,64 @@ where
     result
 }
 
+/// A minimal MCP server over newline-delimited JSON-RPC (2025-11-25), for `talos demo` and
+/// the node benchmark: it answers `initialize`, lists two tools — `echo` (returns its
+/// `message`) and `delete_everything` (which deletes nothing: it only says it would) — answers
+/// `tools/call` of them, `ping` and anything else with an empty result, and ignores
+/// notifications. Runs until `input` ends.
+///
+/// # Errors
+/// When reading `input` or writing `output` fails.
+pub fn run_demo_server(
+    input: impl std::io::BufRead,
+    mut output: impl std::io::Write,
+) -> std::io::Result<()> {
+    use talos_crypto::json::{self, Map, Value};
+    for line in input.lines() {
+        let line = line?;
+        let Ok(message) = json::parse(line.as_bytes()) else {
+            continue;
+        };
+        let Some(id) = message.get("id") else {
+            continue;
+        };
+        let params = message.get("params");
+        let text = |t: String| {
+            format!(
+                r#"{{"content":[{{"type":"text","text":{}}}],"isError":false}}"#,
+                Value::String(t).to_canonical_string()
+            )
+        };
+        let result = match message.get("method").and_then(Value::as_str) {
+            Some("initialize") => r#"{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"talos-demo-tools","version":"1"}}"#.to_owned(),
+            Some("tools/list") => r#"{"tools":[{"name":"echo","description":"Echo a message back.","inputSchema":{"type":"object","properties":{"message":{"type":"string"}}}},{"name":"delete_everything","description":"Would delete everything (does nothing).","inputSchema":{"type":"object"}}]}"#.to_owned(),
+            Some("tools/call") => {
+                let name = params.and_then(|p| p.get("name")).and_then(Value::as_str);
+                let arguments = params.and_then(|p| p.get("arguments"));
+                match name {
+                    Some("echo") => text(format!(
+                        "echo: {}",
+                        arguments
+                            .and_then(|a| a.get("message"))
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                    )),
+                    Some("delete_everything") => text("everything would be deleted now".into()),
+                    _ => r#"{"content":[{"type":"text","text":"no such tool"}],"isError":true}"#.to_owned(),
+                }
+            }
+            _ => Value::Object(Map::new()).to_canonical_string(),
+        };
+        writeln!(
+            output,
+            r#"{{"jsonrpc":"2.0","id":{},"result":{result}}}"#,
+            id.to_canonical_string()
+        )?;
+        output.flush()?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // test code

@@ -8,6 +8,7 @@
 //! Logs go to stderr, filtered by `RUST_LOG` (default `warn`).
 
 pub(crate) mod cap;
+pub(crate) mod demo;
 pub(crate) mod ledger;
 
 use core::time::Duration;
@@ -140,6 +141,13 @@ pub(crate) enum Command {
         #[arg(long, value_name = "FILE")]
         port_file: Option<PathBuf>,
     },
+    /// Run a local network of three nodes in this process and print what they do: discovery,
+    /// an X3DH session, messages, MCP calls allowed and denied, ledger proofs checked by a
+    /// light client.
+    Demo,
+    /// The demo's MCP tool server on stdin/stdout (started by `talos demo`).
+    #[command(hide = true)]
+    DemoToolServer,
     /// Be an MCP server on stdin/stdout for an MCP client (e.g. in a desktop agent's
     /// configuration), tunnelled to the MCP server PEER serves with `talos mcp-serve`.
     McpConnect {
@@ -341,6 +349,9 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             capability,
             bootstrap,
         } => mcp_connect(&dir, &peer, &capability, bootstrap).await,
+        Command::Demo => demo::run(out).await,
+        Command::DemoToolServer => mcp::run_demo_server(std::io::stdin().lock(), std::io::stdout())
+            .map_err(|e| CliError::new(format!("demo tool server: {e}"))),
     }
 }
 
