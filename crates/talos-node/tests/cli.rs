@@ -207,3 +207,65 @@ fn init_listen_send_history() {
     let status = ok(&a, &["--json", "status"]);
     assert!(status.contains("\"name\":\"alice\""), "{status}");
 }
+
+/// While `talos listen` holds a data directory, other commands on it go through its control
+/// socket: the running node answers them.
+#[test]
+fn commands_reach_a_running_node_through_its_control_socket() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (root.path().join("a"), root.path().join("b"));
+    let a_did = ok(&a, &["init", "--no-passphrase"]).trim().to_owned();
+    let b_did = ok(&b, &["init", "--no-passphrase"]).trim().to_owned();
+    let b_listener = Listener::start(&b, None);
+    let b_addr = b_listener.addr();
+    let a_listener = Listener::start(&a, Some(&b_addr));
+    a_listener.addr();
+    assert!(a.join("control.sock").exists());
+
+    // Read commands, answered by the running nodes.
+    assert_eq!(ok(&a, &["id"]).trim(), a_did);
+    let status = ok(&b, &["--json", "status"]);
+    assert!(status.contains(&b_did), "{status}");
+    // `send` from A's directory: A's running node sends it and waits for the receipt.
+    let sent = ok(
+        &a,
+        &["send", "--timeout", "30", &b_did, "through the socket"],
+    );
+    assert!(sent.starts_with("delivered "), "{sent}");
+    let history = ok(&b, &["history"]);
+    assert!(
+        history.contains("[received] through the socket"),
+        "{history}"
+    );
+    // Capabilities and the ledger, on the running node's store and key.
+    let cap = root.path().join("cap.json");
+    ok(
+        &b,
+        &[
+            "cap",
+            "issue",
+            "--to",
+            &a_did,
+            "--allow-tool",
+            "echo",
+            "--ttl",
+            "60",
+            "--out",
+            cap.to_str().unwrap(),
+        ],
+    );
+    let shown = ok(&b, &["cap", "show", cap.to_str().unwrap()]);
+    assert!(shown.contains("valid"), "{shown}");
+    ok(&b, &["ledger", "verify"]);
+    // A command's failure comes back with its exit code and message.
+    let refused = talos(&b, &["history", "--peer", "not-a-did"]);
+    assert!(!refused.status.success());
+    assert!(!String::from_utf8_lossy(&refused.stderr).is_empty());
+    // Commands that start a node of their own still refuse a held directory.
+    assert!(!talos(&b, &["init", "--no-passphrase"]).status.success());
+
+    a_listener.stop();
+    b_listener.stop();
+    assert!(!a.join("control.sock").exists());
+    assert_eq!(ok(&a, &["id"]).trim(), a_did);
+}

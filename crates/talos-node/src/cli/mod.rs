@@ -8,6 +8,7 @@
 //! Logs go to stderr, filtered by `RUST_LOG` (default `warn`).
 
 pub(crate) mod cap;
+pub(crate) mod control;
 pub(crate) mod demo;
 pub(crate) mod ledger;
 
@@ -261,16 +262,6 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             name,
             no_passphrase,
         } => init(&dir, name.as_deref(), no_passphrase, json, out),
-        Command::Id => {
-            let store = open(&dir)?;
-            let file = key_file(&store, &dir)?;
-            let did = Did::from(file.verifying_key()).to_string();
-            if json {
-                write_json(out, &object([("did", Value::from(did))]))
-            } else {
-                write_line(out, &did)
-            }
-        }
         Command::Listen {
             listen,
             bootstrap,
@@ -281,52 +272,22 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             timeout,
             did,
             text,
-        } => send(&dir, bootstrap, timeout, &did, &text, json, out).await,
-        Command::Peers => {
-            let store = open(&dir)?;
-            let peers = store.sessions()?;
-            if json {
-                let list = peers
-                    .into_iter()
-                    .map(|did| object([("did", Value::from(did)), ("session", Value::Bool(true))]))
-                    .collect();
-                write_json(out, &Value::Array(list))
-            } else if peers.is_empty() {
-                write_line(out, "no peers yet")
-            } else {
-                for did in peers {
-                    write_line(out, &did)?;
-                }
-                Ok(())
+        } => {
+            if open_unless_locked(&dir)?.is_none() {
+                return control::forward(&dir, out).await;
             }
+            send(&dir, bootstrap, timeout, &did, &text, json, out).await
         }
-        Command::Status => status(&dir, json, out),
-        Command::History { peer } => {
-            let store = open(&dir)?;
-            let peer = peer.map(|p| canonical_did(&p)).transpose()?;
-            let history = store.history(peer.as_deref())?;
-            print_history(&history, json, out)
-        }
-        Command::Cap(cmd) => {
-            let (store, key) = open_with_key(&dir)?;
-            let ctx = cap::Ctx {
-                key: &key,
-                store: &store,
-                json,
-                now: now(),
-            };
-            cap::run(cmd, &ctx, out)
-        }
-        Command::Ledger(cmd) => {
-            let (store, key) = open_with_key(&dir)?;
-            let ctx = ledger::Ctx {
-                key: &key,
-                store: &store,
-                json,
-                now: now(),
-            };
-            ledger::run(cmd, &ctx, out)
-        }
+        command @ (Command::Id
+        | Command::Peers
+        | Command::Status
+        | Command::History { .. }
+        | Command::Cap(_)
+        | Command::Ledger(_)) => match open_unless_locked(&dir)? {
+            Some(store) => stored(command, &store, None, &dir, json, out).await,
+            // A running node holds the directory: it runs the command.
+            None => control::forward(&dir, out).await,
+        },
         Command::McpServe {
             allow_peer,
             command,
@@ -391,7 +352,18 @@ async fn mcp_serve(
             () = terminate.wait() => {}
         }
     };
-    let served = mcp::serve_peers(&node, process, &allow, RateConfig::default(), None, stop).await;
+    let served = {
+        let serving = mcp::serve_peers(&node, process, &allow, RateConfig::default(), None, stop);
+        let control = control::serve(&node, dir);
+        tokio::pin!(control);
+        tokio::select! {
+            served = serving => served,
+            controlled = &mut control => {
+                controlled?;
+                Ok(())
+            }
+        }
+    };
     eprintln!("shutting down");
     node.shutdown().await;
     served.map_err(|e| CliError::new(format!("mcp-serve: {e}")))
@@ -501,6 +473,130 @@ fn open(dir: &Path) -> Result<Store, CliError> {
     create(dir)
 }
 
+/// Runs a command that reads or changes the node's state on `store` — the command's own, or
+/// the running node's (then `key` is its key; else the key file is opened when needed).
+async fn stored(
+    command: Command,
+    store: &Store,
+    key: Option<&SigningKey>,
+    dir: &Path,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let signing_key = || key.map_or_else(|| load_key(store, dir), |key| Ok(key.clone()));
+    match command {
+        Command::Id => {
+            let file = key_file(store, dir)?;
+            let did = Did::from(file.verifying_key()).to_string();
+            if json {
+                write_json(out, &object([("did", Value::from(did))]))
+            } else {
+                write_line(out, &did)
+            }
+        }
+        Command::Peers => {
+            let peers = store.sessions()?;
+            if json {
+                let list = peers
+                    .into_iter()
+                    .map(|did| object([("did", Value::from(did)), ("session", Value::Bool(true))]))
+                    .collect();
+                write_json(out, &Value::Array(list))
+            } else if peers.is_empty() {
+                write_line(out, "no peers yet")
+            } else {
+                for did in peers {
+                    write_line(out, &did)?;
+                }
+                Ok(())
+            }
+        }
+        Command::Status => status(store, dir, json, out),
+        Command::History { peer } => {
+            let peer = peer.map(|p| canonical_did(&p)).transpose()?;
+            let history = store.history(peer.as_deref())?;
+            print_history(&history, json, out)
+        }
+        Command::Cap(cmd) => {
+            let key = signing_key()?;
+            let ctx = cap::Ctx {
+                key: &key,
+                store,
+                json,
+                now: now(),
+            };
+            cap::run(cmd, &ctx, out)
+        }
+        Command::Ledger(cmd) => {
+            let key = signing_key()?;
+            let ctx = ledger::Ctx {
+                key: &key,
+                store,
+                json,
+                now: now(),
+            };
+            ledger::run(cmd, &ctx, out)
+        }
+        _ => Err(CliError::new("not a command on the node's state")),
+    }
+}
+
+/// Runs a command that came through the control socket of the running `node`.
+pub(crate) async fn on_node(
+    cli: Cli,
+    node: &node::Node,
+    dir: &Path,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let json = cli.json;
+    match cli.command {
+        Command::Send {
+            timeout, did, text, ..
+        } => {
+            let to = canonical_did(&did)?;
+            let limit = Duration::from_secs(timeout.max(1));
+            match node.send_with_timeout(&to, text.as_bytes(), limit).await {
+                Ok(id) => delivered(id, &to, json, out),
+                Err(error) => Err(not_delivered(error, &to, timeout)),
+            }
+        }
+        command @ (Command::Id
+        | Command::Peers
+        | Command::Status
+        | Command::History { .. }
+        | Command::Cap(_)
+        | Command::Ledger(_)) => {
+            stored(
+                command,
+                node.store(),
+                Some(node.signing_key()),
+                dir,
+                json,
+                out,
+            )
+            .await
+        }
+        _ => Err(CliError::new(
+            "this command cannot run through a running node's control socket",
+        )),
+    }
+}
+
+/// The store, or `None` when a running node holds the directory.
+fn open_unless_locked(dir: &Path) -> Result<Option<Store>, CliError> {
+    if !dir.join(talos_node::store::DB_FILE).is_file() {
+        return open(dir).map(Some);
+    }
+    match Store::open(dir) {
+        Ok(store) => Ok(Some(store)),
+        Err(StoreError::Locked(_)) => Ok(None),
+        Err(other) => Err(CliError::new(format!(
+            "cannot open {}: {other}",
+            dir.display()
+        ))),
+    }
+}
+
 /// Opens (creating it if needed) the store, saying what to do when another process holds it.
 fn create(dir: &Path) -> Result<Store, CliError> {
     Store::open(dir).map_err(|error| match error {
@@ -531,14 +627,12 @@ fn passphrase_for(file: &KeyFile) -> Result<Option<Zeroizing<Vec<u8>>>, CliError
     }
 }
 
-/// Opens the store and decrypts the identity key.
-fn open_with_key(dir: &Path) -> Result<(Store, SigningKey), CliError> {
-    let store = open(dir)?;
-    let file = key_file(&store, dir)?;
+/// The identity key stored in `store`, decrypted with `$TALOS_PASSPHRASE` if it needs one.
+fn load_key(store: &Store, dir: &Path) -> Result<SigningKey, CliError> {
+    let file = key_file(store, dir)?;
     let passphrase = passphrase_for(&file)?;
     let identity = Identity::from_key_file(&file, passphrase.as_deref().map(Vec::as_slice))?;
-    let key = identity.signing_key().clone();
-    Ok((store, key))
+    Ok(identity.signing_key().clone())
 }
 
 // --- init, status ---
@@ -602,9 +696,8 @@ fn init(
     }
 }
 
-fn status(dir: &Path, json: bool, out: &mut dyn Write) -> Result<(), CliError> {
-    let store = open(dir)?;
-    let file = key_file(&store, dir)?;
+fn status(store: &Store, dir: &Path, json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    let file = key_file(store, dir)?;
     let did = Did::from(file.verifying_key()).to_string();
     let name = std::fs::read_to_string(dir.join(NAME_FILE)).ok();
     let sessions = store.sessions()?.len();
@@ -666,40 +759,45 @@ async fn run_listen(
         write_atomically(path, format!("{first}\n").as_bytes())?;
     }
     let mut terminate = terminate_signal()?;
-    let result = loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => break Ok(()),
-            () = terminate.wait() => break Ok(()),
-            event = events.recv() => match event {
-                Ok(NodeEvent::Message { id, from, sent, body }) => {
-                    let text = String::from_utf8_lossy(&body);
-                    let printed = if json {
-                        let mut doc = Map::new();
-                        doc.insert("id".into(), Value::from(id.to_string()));
-                        doc.insert("from".into(), Value::from(from));
-                        doc.insert("sent".into(), Value::from(sent.to_string()));
-                        doc.insert("text".into(), Value::from(text.into_owned()));
-                        write_json(out, &Value::Object(doc))
-                    } else {
-                        write_line(out, &format!("{from}: {text}"))
-                    };
-                    if let Err(error) = printed {
-                        break Err(error);
+    let result = {
+        let control = control::serve(&node, dir);
+        tokio::pin!(control);
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break Ok(()),
+                () = terminate.wait() => break Ok(()),
+                controlled = &mut control => break controlled,
+                event = events.recv() => match event {
+                    Ok(NodeEvent::Message { id, from, sent, body }) => {
+                        let text = String::from_utf8_lossy(&body);
+                        let printed = if json {
+                            let mut doc = Map::new();
+                            doc.insert("id".into(), Value::from(id.to_string()));
+                            doc.insert("from".into(), Value::from(from));
+                            doc.insert("sent".into(), Value::from(sent.to_string()));
+                            doc.insert("text".into(), Value::from(text.into_owned()));
+                            write_json(out, &Value::Object(doc))
+                        } else {
+                            write_line(out, &format!("{from}: {text}"))
+                        };
+                        if let Err(error) = printed {
+                            break Err(error);
+                        }
                     }
-                }
-                Ok(NodeEvent::Delivered { id, to }) => {
-                    tracing::info!(%id, %to, "queued message delivered");
-                }
-                Ok(NodeEvent::Failed { id, to }) => {
-                    eprintln!("message {id} to {to} given up: no receipt before the deadline");
-                }
-                Ok(NodeEvent::Error { message }) => tracing::warn!("{message}"),
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    eprintln!("warning: {n} events not shown (output too slow)");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break Ok(()),
-            },
+                    Ok(NodeEvent::Delivered { id, to }) => {
+                        tracing::info!(%id, %to, "queued message delivered");
+                    }
+                    Ok(NodeEvent::Failed { id, to }) => {
+                        eprintln!("message {id} to {to} given up: no receipt before the deadline");
+                    }
+                    Ok(NodeEvent::Error { message }) => tracing::warn!("{message}"),
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        eprintln!("warning: {n} events not shown (output too slow)");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break Ok(()),
+                },
+            }
         }
     };
     eprintln!("shutting down");
@@ -751,25 +849,38 @@ async fn send(
         .await;
     node.shutdown().await;
     match result {
-        Ok(id) => {
-            if json {
-                let mut doc = Map::new();
-                doc.insert("id".into(), Value::from(id.to_string()));
-                doc.insert("to".into(), Value::from(to));
-                doc.insert("status".into(), Value::from("delivered"));
-                write_json(out, &Value::Object(doc))
-            } else {
-                write_line(out, &format!("delivered {id} to {to}"))
-            }
-        }
-        Err(NodeError::NotDelivered { id, reason }) => Err(CliError::with_code(
+        Ok(id) => delivered(id, &to, json, out),
+        Err(error) => Err(not_delivered(error, &to, timeout)),
+    }
+}
+
+fn delivered(
+    id: node::MessageId,
+    to: &str,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    if json {
+        let mut doc = Map::new();
+        doc.insert("id".into(), Value::from(id.to_string()));
+        doc.insert("to".into(), Value::from(to));
+        doc.insert("status".into(), Value::from("delivered"));
+        write_json(out, &Value::Object(doc))
+    } else {
+        write_line(out, &format!("delivered {id} to {to}"))
+    }
+}
+
+fn not_delivered(error: NodeError, to: &str, timeout: u64) -> CliError {
+    match error {
+        NodeError::NotDelivered { id, reason } => CliError::with_code(
             format!(
                 "no receipt from {to} within {timeout} s ({reason}); message {id} stays queued \
                  and is retried while a node runs on this data directory"
             ),
             NOT_DELIVERED,
-        )),
-        Err(error) => Err(CliError::new(format!("cannot send to {to}: {error}"))),
+        ),
+        error => CliError::new(format!("cannot send to {to}: {error}")),
     }
 }
 
