@@ -57,6 +57,10 @@ struct Listener {
 
 impl Listener {
     fn start(dir: &Path, bootstrap: Option<&str>) -> Self {
+        Self::start_with(dir, bootstrap, &[])
+    }
+
+    fn start_with(dir: &Path, bootstrap: Option<&str>, extra: &[&str]) -> Self {
         let port_file = dir.with_extension("port");
         let mut command = Command::new(TALOS);
         command
@@ -71,6 +75,7 @@ impl Listener {
         if let Some(addr) = bootstrap {
             command.args(["--bootstrap", addr]);
         }
+        command.args(extra);
         Self {
             child: command.spawn().unwrap(),
             port_file,
@@ -268,4 +273,62 @@ fn commands_reach_a_running_node_through_its_control_socket() {
     b_listener.stop();
     assert!(!a.join("control.sock").exists());
     assert_eq!(ok(&a, &["id"]).trim(), a_did);
+}
+
+/// `GET path` on 127.0.0.1:`port`: the whole response.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn listen_serves_health_and_metrics() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (root.path().join("a"), root.path().join("b"));
+    ok(&a, &["init", "--no-passphrase"]);
+    let b_did = ok(&b, &["init", "--no-passphrase"]).trim().to_owned();
+    // A free port for the metrics (released just before the listener binds it).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics = format!("127.0.0.1:{port}");
+    let b_listener = Listener::start_with(&b, None, &["--metrics", &metrics]);
+    let b_addr = b_listener.addr();
+    let start = Instant::now();
+    let ready = loop {
+        let response = std::net::TcpStream::connect(("127.0.0.1", port))
+            .is_ok()
+            .then(|| http_get(port, "/health/ready"));
+        if let Some(response) = response
+            && response.starts_with("HTTP/1.1 200")
+        {
+            break response;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "never ready");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(ready.ends_with("ready\n"), "{ready}");
+    assert!(http_get(port, "/health/live").starts_with("HTTP/1.1 200"));
+    let sent = ok(&a, &["send", "--bootstrap", &b_addr, &b_did, "counted"]);
+    assert!(sent.starts_with("delivered "), "{sent}");
+    let start = Instant::now();
+    loop {
+        let scrape = http_get(port, "/metrics");
+        assert!(scrape.contains("\ntalos_ready 1\n"), "{scrape}");
+        if scrape.contains("\ntalos_messages_received_total 1\n") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{scrape}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    b_listener.stop();
 }

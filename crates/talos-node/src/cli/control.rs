@@ -10,6 +10,7 @@
 //! commands that read or change its state: `id`, `peers`, `status`, `history`, `cap`,
 //! `ledger` and `send`.
 
+use core::convert::Infallible;
 use core::time::Duration;
 use std::path::{Path, PathBuf};
 
@@ -90,7 +91,7 @@ pub(crate) async fn forward(dir: &Path, _out: &mut dyn std::io::Write) -> Result
 /// Serves the control socket of `node` on `dir` until the future is dropped; requests are
 /// answered one at a time.
 #[cfg(unix)]
-pub(crate) async fn serve(node: &Node, dir: &Path) -> Result<(), CliError> {
+pub(crate) async fn serve(node: &Node, dir: &Path) -> Result<Infallible, CliError> {
     use std::os::unix::fs::PermissionsExt as _;
 
     let path = socket(dir);
@@ -113,7 +114,7 @@ pub(crate) async fn serve(node: &Node, dir: &Path) -> Result<(), CliError> {
 
 /// Without Unix sockets there is no control socket: nothing to serve.
 #[cfg(not(unix))]
-pub(crate) async fn serve(_node: &Node, _dir: &Path) -> Result<(), CliError> {
+pub(crate) async fn serve(_node: &Node, _dir: &Path) -> Result<Infallible, CliError> {
     core::future::pending().await
 }
 

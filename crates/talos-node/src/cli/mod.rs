@@ -12,10 +12,13 @@ pub(crate) mod control;
 pub(crate) mod demo;
 pub(crate) mod ledger;
 
+use core::future::Future;
+use core::net::SocketAddr;
 use core::time::Duration;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use clap::{Parser, Subcommand};
@@ -28,6 +31,7 @@ use talos_mcp::acl::rate::RateConfig;
 use talos_mcp::acl::token::CapabilityToken;
 use talos_node::identity::{self, Identity, Protection};
 use talos_node::mcp::{self, ServerProcess};
+use talos_node::metrics::Metrics;
 use talos_node::net;
 use talos_node::node::{self, NodeBuilder, NodeConfig, NodeError, NodeEvent};
 use talos_node::store::{Direction, HistoryEntry, Status, Store, StoreError};
@@ -90,6 +94,10 @@ pub(crate) enum Command {
         /// Write the first listen address, with /p2p/PEER_ID, to FILE once listening.
         #[arg(long, value_name = "FILE")]
         port_file: Option<PathBuf>,
+        /// Serve /health/live, /health/ready and Prometheus /metrics on ADDR (e.g.
+        /// 127.0.0.1:9090).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<SocketAddr>,
     },
     /// Send a text message and wait for the peer's signed receipt.
     Send {
@@ -141,6 +149,9 @@ pub(crate) enum Command {
         /// Write the first listen address, with /p2p/PEER_ID, to FILE once listening.
         #[arg(long, value_name = "FILE")]
         port_file: Option<PathBuf>,
+        /// Serve /health/live, /health/ready and Prometheus /metrics on ADDR.
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<SocketAddr>,
     },
     /// Run a local network of three nodes in this process and print what they do: discovery,
     /// an X3DH session, messages, MCP calls allowed and denied, ledger proofs checked by a
@@ -266,7 +277,11 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             listen,
             bootstrap,
             port_file,
-        } => run_listen(&dir, listen, bootstrap, port_file.as_deref(), json, out).await,
+            metrics,
+        } => {
+            let serving = Foreground::start(&dir, listen, bootstrap, port_file, metrics).await?;
+            run_listen(serving, json, out).await
+        }
         Command::Send {
             bootstrap,
             timeout,
@@ -291,19 +306,16 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::McpServe {
             allow_peer,
             command,
-            listen,
+            mut listen,
             bootstrap,
             port_file,
+            metrics,
         } => {
-            mcp_serve(
-                &dir,
-                &allow_peer,
-                &command,
-                listen,
-                bootstrap,
-                port_file.as_deref(),
-            )
-            .await
+            if listen.is_empty() {
+                listen.push(default_listen()?);
+            }
+            let serving = Foreground::start(&dir, listen, bootstrap, port_file, metrics).await?;
+            mcp_serve(serving, &allow_peer, &command).await
         }
         Command::McpConnect {
             peer,
@@ -316,56 +328,36 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     }
 }
 
-async fn mcp_serve(
-    dir: &Path,
-    allow: &[String],
-    command: &str,
-    mut listen: Vec<Multiaddr>,
-    bootstrap: Vec<Multiaddr>,
-    port_file: Option<&Path>,
-) -> Result<(), CliError> {
+async fn mcp_serve(serving: Foreground, allow: &[String], command: &str) -> Result<(), CliError> {
     let process = ServerProcess::from_command_line(command)
         .ok_or_else(|| CliError::new("--command is empty"))?;
     let allow = allow
         .iter()
         .map(|did| canonical_did(did))
         .collect::<Result<Vec<_>, _>>()?;
-    if listen.is_empty() {
-        listen.push(default_listen()?);
-    }
-    let node = build_node(dir, listen, bootstrap, NodeConfig::default()).await?;
-    let addrs = node.listen_addrs().await?;
-    eprintln!("did: {}", node.did());
-    for addr in &addrs {
-        eprintln!("serving MCP on {addr}");
-    }
-    if let Some(path) = port_file {
-        let first = addrs
-            .first()
-            .ok_or_else(|| CliError::new("no listen address"))?;
-        write_atomically(path, format!("{first}\n").as_bytes())?;
-    }
-    let mut terminate = terminate_signal()?;
-    let stop = async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = terminate.wait() => {}
-        }
-    };
-    let served = {
-        let serving = mcp::serve_peers(&node, process, &allow, RateConfig::default(), None, stop);
-        let control = control::serve(&node, dir);
-        tokio::pin!(control);
-        tokio::select! {
-            served = serving => served,
-            controlled = &mut control => {
-                controlled?;
-                Ok(())
+    let node = &serving.node;
+    let (events, mut audits) = tokio::sync::mpsc::channel(256);
+    let counted = async {
+        while let Some(event) = audits.recv().await {
+            if let (mcp::McpEvent::Audit(record), Some(metrics)) = (&event, &serving.metrics) {
+                match record.decision {
+                    talos_mcp::ledger::entry::Decision::Allow => metrics.mcp_allowed.inc(),
+                    _ => metrics.mcp_denied.inc(),
+                }
             }
         }
     };
-    eprintln!("shutting down");
-    node.shutdown().await;
+    let served = mcp::serve_peers(
+        node,
+        process,
+        &allow,
+        RateConfig::default(),
+        Some(events),
+        stop_signal()?,
+    );
+    let result = serving.run(async { tokio::join!(served, counted) }).await;
+    serving.shutdown().await;
+    let (served, ()) = result?;
     served.map_err(|e| CliError::new(format!("mcp-serve: {e}")))
 }
 
@@ -737,72 +729,176 @@ fn status(store: &Store, dir: &Path, json: bool, out: &mut dyn Write) -> Result<
 
 // --- listen, send ---
 
-async fn run_listen(
-    dir: &Path,
-    listen: Vec<Multiaddr>,
-    bootstrap: Vec<Multiaddr>,
-    port_file: Option<&Path>,
-    json: bool,
-    out: &mut dyn Write,
-) -> Result<(), CliError> {
-    let node = build_node(dir, listen, bootstrap, NodeConfig::default()).await?;
-    let mut events = node.events();
-    let addrs = node.listen_addrs().await?;
-    for addr in &addrs {
-        eprintln!("listening on {addr}");
-    }
-    eprintln!("did: {}", node.did());
-    if let Some(path) = port_file {
-        let first = addrs
-            .first()
-            .ok_or_else(|| CliError::new("no listen address"))?;
-        write_atomically(path, format!("{first}\n").as_bytes())?;
-    }
-    let mut terminate = terminate_signal()?;
-    let result = {
-        let control = control::serve(&node, dir);
-        tokio::pin!(control);
+async fn run_listen(serving: Foreground, json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    let mut events = serving.node.events();
+    let mut stop = Box::pin(stop_signal()?);
+    let printing = async {
         loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => break Ok(()),
-                () = terminate.wait() => break Ok(()),
-                controlled = &mut control => break controlled,
-                event = events.recv() => match event {
-                    Ok(NodeEvent::Message { id, from, sent, body }) => {
-                        let text = String::from_utf8_lossy(&body);
-                        let printed = if json {
-                            let mut doc = Map::new();
-                            doc.insert("id".into(), Value::from(id.to_string()));
-                            doc.insert("from".into(), Value::from(from));
-                            doc.insert("sent".into(), Value::from(sent.to_string()));
-                            doc.insert("text".into(), Value::from(text.into_owned()));
-                            write_json(out, &Value::Object(doc))
-                        } else {
-                            write_line(out, &format!("{from}: {text}"))
-                        };
-                        if let Err(error) = printed {
-                            break Err(error);
-                        }
+            let event = tokio::select! {
+                () = &mut stop => return Ok(()),
+                event = events.recv() => event,
+            };
+            match event {
+                Ok(NodeEvent::Message {
+                    id,
+                    from,
+                    sent,
+                    body,
+                }) => {
+                    let text = String::from_utf8_lossy(&body);
+                    if json {
+                        let mut doc = Map::new();
+                        doc.insert("id".into(), Value::from(id.to_string()));
+                        doc.insert("from".into(), Value::from(from));
+                        doc.insert("sent".into(), Value::from(sent.to_string()));
+                        doc.insert("text".into(), Value::from(text.into_owned()));
+                        write_json(out, &Value::Object(doc))?;
+                    } else {
+                        write_line(out, &format!("{from}: {text}"))?;
                     }
-                    Ok(NodeEvent::Delivered { id, to }) => {
-                        tracing::info!(%id, %to, "queued message delivered");
-                    }
-                    Ok(NodeEvent::Failed { id, to }) => {
-                        eprintln!("message {id} to {to} given up: no receipt before the deadline");
-                    }
-                    Ok(NodeEvent::Error { message }) => tracing::warn!("{message}"),
-                    Ok(_) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        eprintln!("warning: {n} events not shown (output too slow)");
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break Ok(()),
-                },
+                }
+                Ok(NodeEvent::Delivered { id, to }) => {
+                    tracing::info!(%id, %to, "queued message delivered");
+                }
+                Ok(NodeEvent::Failed { id, to }) => {
+                    eprintln!("message {id} to {to} given up: no receipt before the deadline");
+                }
+                Ok(NodeEvent::Error { message }) => tracing::warn!("{message}"),
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    eprintln!("warning: {n} events not shown (output too slow)");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
             }
         }
     };
-    eprintln!("shutting down");
-    node.shutdown().await;
-    result
+    let result = serving.run(printing).await;
+    serving.shutdown().await;
+    result?
+}
+
+/// A node running in the foreground (`listen`, `mcp-serve`): its listen addresses printed and
+/// written to the port file, its control socket served, and its metrics if asked for.
+struct Foreground {
+    node: node::Node,
+    dir: PathBuf,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl Foreground {
+    async fn start(
+        dir: &Path,
+        listen: Vec<Multiaddr>,
+        bootstrap: Vec<Multiaddr>,
+        port_file: Option<PathBuf>,
+        metrics: Option<SocketAddr>,
+    ) -> Result<Self, CliError> {
+        let node = build_node(dir, listen, bootstrap, NodeConfig::default()).await?;
+        let addrs = node.listen_addrs().await?;
+        for addr in &addrs {
+            eprintln!("listening on {addr}");
+        }
+        eprintln!("did: {}", node.did());
+        if let Some(path) = port_file {
+            let first = addrs
+                .first()
+                .ok_or_else(|| CliError::new("no listen address"))?;
+            write_atomically(&path, format!("{first}\n").as_bytes())?;
+        }
+        let metrics = match metrics {
+            Some(addr) => {
+                let metrics = Arc::new(Metrics::default());
+                let bound = talos_node::metrics::spawn(addr, Arc::clone(&metrics))
+                    .await
+                    .map_err(|e| CliError::new(format!("cannot serve metrics on {addr}: {e}")))?;
+                eprintln!("metrics on http://{bound}/metrics");
+                Some(metrics)
+            }
+            None => None,
+        };
+        Ok(Self {
+            node,
+            dir: dir.to_path_buf(),
+            metrics,
+        })
+    }
+
+    /// Runs `work` beside the control socket and the metrics until `work` ends (or the
+    /// control socket fails).
+    async fn run<T>(&self, work: impl Future<Output = T>) -> Result<T, CliError> {
+        let control = control::serve(&self.node, &self.dir);
+        let observed = observe(&self.node, self.metrics.as_deref());
+        tokio::select! {
+            done = work => Ok(done),
+            failed = control => failed.map(|never| match never {}),
+            () = observed => Err(CliError::new("metrics stopped")),
+        }
+    }
+
+    /// Shuts the node down (metrics say not ready first).
+    async fn shutdown(self) {
+        eprintln!("shutting down");
+        if let Some(metrics) = &self.metrics {
+            metrics
+                .ready
+                .store(false, core::sync::atomic::Ordering::Relaxed);
+        }
+        self.node.shutdown().await;
+    }
+}
+
+/// Keeps `metrics` up to date from the node's events, and its queue and ledger counts every
+/// two seconds; never ends (pending when there are no metrics).
+async fn observe(node: &node::Node, metrics: Option<&Metrics>) {
+    let Some(metrics) = metrics else {
+        return core::future::pending().await;
+    };
+    metrics
+        .ready
+        .store(true, core::sync::atomic::Ordering::Relaxed);
+    let mut events = node.events();
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut connected = std::collections::BTreeSet::new();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Ok(queued) = node.store().queued() {
+                    metrics.queued.set(queued.len() as u64);
+                }
+                if let Ok(ledger) = node.store().ledger() {
+                    metrics.ledger_entries.set(ledger.size());
+                }
+            }
+            event = events.recv() => match event {
+                Ok(NodeEvent::Message { .. }) => metrics.messages_received.inc(),
+                Ok(NodeEvent::Delivered { .. }) => metrics.messages_sent.inc(),
+                Ok(NodeEvent::PeerConnected { did }) => {
+                    connected.insert(did);
+                    metrics.peers.set(connected.len() as u64);
+                }
+                Ok(NodeEvent::PeerDisconnected { did }) => {
+                    connected.remove(&did);
+                    metrics.peers.set(connected.len() as u64);
+                }
+                Ok(NodeEvent::Error { .. }) => metrics.refused.inc(),
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    return core::future::pending().await;
+                }
+            },
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+fn stop_signal() -> Result<impl Future<Output = ()>, CliError> {
+    let mut terminate = terminate_signal()?;
+    Ok(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate.wait() => {}
+        }
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
