@@ -217,7 +217,7 @@ pub async fn serve(
                     Ok(None) | Err(_) => break,
                 },
             }
-            if drain_server(&mut tunnel, &mut stdin, &link, &events)
+            if drain(|| tunnel.poll_output(), &mut stdin, &link, &events)
                 .await
                 .is_err()
             {
@@ -247,20 +247,20 @@ pub async fn serve(
     Ok(())
 }
 
-/// Moves the server tunnel's outputs: lines to the process, packets to the peer, audit
-/// records out. An error means the process's stdin is closed.
-async fn drain_server(
-    tunnel: &mut ServerTunnel,
-    stdin: &mut ChildStdin,
+/// Moves a tunnel's outputs (`next` polls them): lines to the local process, packets to the
+/// peer, audit records out. An error means the local stream is closed.
+async fn drain(
+    mut next: impl FnMut() -> Option<Output>,
+    local: &mut (impl AsyncWrite + Unpin),
     link: &PeerLink,
     events: &mpsc::Sender<McpEvent>,
 ) -> std::io::Result<()> {
     let mut wrote = false;
-    while let Some(output) = tunnel.poll_output() {
+    while let Some(output) = next() {
         match output {
             Output::Local(mut line) => {
                 line.push(b'\n');
-                stdin.write_all(&line).await?;
+                local.write_all(&line).await?;
                 wrote = true;
             }
             Output::Peer(packet) => {
@@ -274,7 +274,7 @@ async fn drain_server(
         }
     }
     if wrote {
-        stdin.flush().await?;
+        local.flush().await?;
     }
     Ok(())
 }
@@ -312,26 +312,7 @@ where
             }
             () = sleep_until(deadline) => tunnel.handle_timeout(now()),
         }
-        let mut wrote = false;
-        while let Some(out) = tunnel.poll_output() {
-            match out {
-                Output::Local(mut line) => {
-                    line.push(b'\n');
-                    output.write_all(&line).await?;
-                    wrote = true;
-                }
-                Output::Peer(packet) => {
-                    let _ = link.to_peer.send(packet).await;
-                }
-                Output::Audit(record) => {
-                    let _ = events.send(McpEvent::Audit(record)).await;
-                }
-                _ => {}
-            }
-        }
-        if wrote {
-            output.flush().await?;
-        }
+        drain(|| tunnel.poll_output(), &mut output, &link, &events).await?;
     }
     Ok(())
 }

@@ -4,135 +4,12 @@
 //! with `--port-file`, `send` exiting 0 with the receipt, `history` showing it, and `send` to
 //! an unreachable DID failing within its `--timeout`.
 
+mod common;
+
 use core::time::Duration;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::Instant;
 
-const TALOS: &str = env!("CARGO_BIN_EXE_talos");
-
-/// Runs `talos --data-dir DIR ARGS…` to completion, at most 60 s.
-fn talos(dir: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(TALOS)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("TALOS_PASSPHRASE")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(60) {
-            child.kill().unwrap();
-            panic!("talos {args:?} did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let output = talos(dir, args);
-    assert!(
-        output.status.success(),
-        "talos {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout(&output)
-}
-
-/// A `talos listen` process, killed (SIGTERM, then SIGKILL) when dropped.
-struct Listener {
-    child: Child,
-    port_file: PathBuf,
-}
-
-impl Listener {
-    fn start(dir: &Path, bootstrap: Option<&str>) -> Self {
-        Self::start_with(dir, bootstrap, &[])
-    }
-
-    fn start_with(dir: &Path, bootstrap: Option<&str>, extra: &[&str]) -> Self {
-        let port_file = dir.with_extension("port");
-        let mut command = Command::new(TALOS);
-        command
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["listen", "--listen", "/ip4/127.0.0.1/tcp/0", "--port-file"])
-            .arg(&port_file)
-            .env_remove("TALOS_PASSPHRASE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(addr) = bootstrap {
-            command.args(["--bootstrap", addr]);
-        }
-        command.args(extra);
-        Self {
-            child: command.spawn().unwrap(),
-            port_file,
-        }
-    }
-
-    /// The multiaddr the listener wrote, once it is there.
-    fn addr(&self) -> String {
-        let start = Instant::now();
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&self.port_file)
-                && text.ends_with('\n')
-            {
-                return text.trim().to_owned();
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "no port file");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Stops it with SIGTERM and returns what it printed.
-    fn stop(mut self) -> String {
-        terminate(&self.child);
-        let start = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            if start.elapsed() > Duration::from_secs(20) {
-                self.child.kill().unwrap();
-                panic!("listen did not stop on SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let mut out = String::new();
-        if let Some(mut stdout) = self.child.stdout.take() {
-            std::io::Read::read_to_string(&mut stdout, &mut out).unwrap();
-        }
-        assert!(self.child.wait().unwrap().success());
-        out
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-#[cfg(unix)]
-fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
+use common::{Process, ok, talos};
 
 #[test]
 fn init_listen_send_history() {
@@ -153,10 +30,10 @@ fn init_listen_send_history() {
     // Without a passphrase and without --no-passphrase, init refuses.
     assert!(!talos(&root.path().join("d"), &["init"]).status.success());
 
-    let b_listener = Listener::start(&b, None);
+    let mut b_listener = Process::listen(&b, None, &[]);
     let b_addr = b_listener.addr();
     assert!(b_addr.contains("/p2p/12D3KooW"), "{b_addr}");
-    let c_listener = Listener::start(&c, Some(&b_addr));
+    let mut c_listener = Process::listen(&c, Some(&b_addr), &[]);
     c_listener.addr();
 
     let sent = ok(
@@ -221,9 +98,9 @@ fn commands_reach_a_running_node_through_its_control_socket() {
     let (a, b) = (root.path().join("a"), root.path().join("b"));
     let a_did = ok(&a, &["init", "--no-passphrase"]).trim().to_owned();
     let b_did = ok(&b, &["init", "--no-passphrase"]).trim().to_owned();
-    let b_listener = Listener::start(&b, None);
+    let mut b_listener = Process::listen(&b, None, &[]);
     let b_addr = b_listener.addr();
-    let a_listener = Listener::start(&a, Some(&b_addr));
+    let mut a_listener = Process::listen(&a, Some(&b_addr), &[]);
     a_listener.addr();
     assert!(a.join("control.sock").exists());
 
@@ -301,7 +178,7 @@ fn listen_serves_health_and_metrics() {
         .unwrap()
         .port();
     let metrics = format!("127.0.0.1:{port}");
-    let b_listener = Listener::start_with(&b, None, &["--metrics", &metrics]);
+    let mut b_listener = Process::listen(&b, None, &["--metrics", &metrics]);
     let b_addr = b_listener.addr();
     let start = Instant::now();
     let ready = loop {

@@ -10,10 +10,14 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use core::time::Duration;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Instant;
+
+mod common;
+
+use common::{Process, ok};
 
 use talos_crypto::json::{self, Value};
 use talos_node::identity::Protection;
@@ -22,7 +26,6 @@ use talos_node::store::{Direction, Status, Store};
 use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::{Semaphore, mpsc};
 
-const TALOS: &str = env!("CARGO_BIN_EXE_talos");
 /// The whole test.
 const LIMIT: Duration = Duration::from_secs(120);
 /// Messages in the stream.
@@ -32,123 +35,15 @@ const CONCURRENCY: usize = 8;
 /// Receipts before B is killed.
 const KILL_AFTER: usize = 60;
 
-/// Runs `talos --data-dir DIR ARGS…` to completion, at most 60 s.
-fn talos(dir: &Path, args: &[&str]) -> Output {
-    let mut child = Command::new(TALOS)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("TALOS_PASSPHRASE")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(60) {
-            child.kill().unwrap();
-            panic!("talos {args:?} did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+/// A `talos listen` on `listen`, its stderr in a log file next to its data directory (what it
+/// prints per message is not needed, and a full pipe would block it).
+fn listener(dir: &Path, listen: &str, bootstrap: Option<&str>, log: &str) -> Process {
+    let log = std::fs::File::create(dir.with_extension(log)).unwrap();
+    let mut args = vec!["listen", "--listen", listen];
+    if let Some(addr) = bootstrap {
+        args.extend(["--bootstrap", addr]);
     }
-    child.wait_with_output().unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let output = talos(dir, args);
-    assert!(
-        output.status.success(),
-        "talos {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// A `talos listen` process (its stderr in a log file next to the data directory), killed
-/// when dropped.
-struct Listener {
-    child: Child,
-    port_file: PathBuf,
-}
-
-impl Listener {
-    fn start(dir: &Path, listen: &str, bootstrap: Option<&str>, log: &str) -> Self {
-        let port_file = dir.with_extension("port");
-        let _ = std::fs::remove_file(&port_file);
-        let log = std::fs::File::create(dir.with_extension(log)).unwrap();
-        let mut command = Command::new(TALOS);
-        command
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["listen", "--listen", listen, "--port-file"])
-            .arg(&port_file)
-            .env_remove("TALOS_PASSPHRASE")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            // What it prints per message is not needed (and a full pipe would block it).
-            .stdout(Stdio::null())
-            .stderr(log);
-        if let Some(addr) = bootstrap {
-            command.args(["--bootstrap", addr]);
-        }
-        Self {
-            child: command.spawn().unwrap(),
-            port_file,
-        }
-    }
-
-    /// The multiaddr the listener wrote, once it is there.
-    fn addr(&mut self) -> String {
-        let start = Instant::now();
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&self.port_file)
-                && text.ends_with('\n')
-            {
-                return text.trim().to_owned();
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("talos listen exited before listening: {status}");
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "no port file");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// SIGKILL: the process gets no chance to finish anything.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        let status = self.child.wait().unwrap();
-        assert_eq!(status.signal(), Some(9), "{status}");
-    }
-
-    /// SIGTERM, and a clean exit.
-    fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let start = Instant::now();
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "listen did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(self.child.wait().unwrap().success());
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    Process::start(dir, &args, Stdio::null(), Stdio::from(log))
 }
 
 /// The TCP port of a `/ip4/…/tcp/PORT/p2p/…` address.
@@ -187,7 +82,7 @@ async fn run() {
     let root = tempfile::tempdir().unwrap();
     let (a_dir, b_dir) = (root.path().join("a"), root.path().join("b"));
     let b_did = ok(&b_dir, &["init", "--no-passphrase"]).trim().to_owned();
-    let mut b = Listener::start(&b_dir, "/ip4/127.0.0.1/tcp/0", None, "log1");
+    let mut b = listener(&b_dir, "/ip4/127.0.0.1/tcp/0", None, "log1");
     let b_addr = b.addr();
     let b_listen = format!("/ip4/127.0.0.1/tcp/{}", port_of(&b_addr));
 
@@ -264,10 +159,11 @@ async fn run() {
                 );
                 std::thread::sleep(Duration::from_millis(1));
             }
-            b.kill();
+            let status = b.kill();
+            assert_eq!(status.signal(), Some(9), "{status}");
             let at_kill = receipts.load(Ordering::SeqCst);
             std::thread::sleep(DOWN);
-            let mut b = Listener::start(&b_dir, &b_listen, Some(&a_addr), "log2");
+            let mut b = listener(&b_dir, &b_listen, Some(&a_addr), "log2");
             let addr = b.addr();
             (b, addr, at_kill)
         })

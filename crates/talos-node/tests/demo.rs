@@ -1,29 +1,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 //! `talos demo` runs its three-node story and exits 0; its transcript shows every step.
 
+mod common;
+
 use core::time::Duration;
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::Command;
+
+use common::{TALOS, finish};
 
 #[test]
 fn the_demo_runs_every_step() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_talos"))
-        .arg("demo")
-        .env_remove("TALOS_HOME")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(120) {
-            child.kill().unwrap();
-            panic!("talos demo did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
+    let output = finish(
+        Command::new(TALOS).arg("demo").env_remove("TALOS_HOME"),
+        Duration::from_secs(120),
+    );
     let transcript = String::from_utf8(output.stdout).unwrap();
     assert!(
         output.status.success(),

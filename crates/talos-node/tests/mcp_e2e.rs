@@ -15,14 +15,14 @@
 //! runs these tests after it with `--ignored`. `TALOS_MCP_PYTHON` (the virtualenv's python) and
 //! `TALOS_MCP_SERVERS` (`node_modules/@modelcontextprotocol`) override the default places.
 
+mod common;
+
 use core::time::Duration;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Instant;
+use std::process::{Command, Stdio};
 
+use common::{Process, TALOS, finish, ok};
 use talos_mcp::crypto::json::{self, Value};
-
-const TALOS: &str = env!("CARGO_BIN_EXE_talos");
 /// Every process this test starts must finish within this.
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -54,115 +54,18 @@ fn server_script(name: &str) -> PathBuf {
     script
 }
 
-/// Runs a process to completion within [`LIMIT`].
-fn finish(mut command: Command) -> Output {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > LIMIT {
-            child.kill().unwrap();
-            panic!("{command:?} did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn talos(dir: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(TALOS);
-    command
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("TALOS_PASSPHRASE");
-    finish(command)
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let output = talos(dir, args);
-    assert!(
-        output.status.success(),
-        "talos {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
 /// A node's data directory with a fresh identity; returns its DID.
 fn init(dir: &Path) -> String {
     ok(dir, &["init", "--no-passphrase"]);
     ok(dir, &["id"]).trim().to_owned()
 }
 
-/// A `talos mcp-serve` process; stopped with SIGTERM when dropped.
-struct Serving {
-    child: Child,
-    addr: String,
-}
-
-impl Serving {
-    fn start(dir: &Path, peer: &str, command: &str) -> Self {
-        let port_file = dir.with_extension("port");
-        let child = Command::new(TALOS)
-            .arg("--data-dir")
-            .arg(dir)
-            .args(["mcp-serve", "--allow-peer", peer, "--command", command])
-            .arg("--port-file")
-            .arg(&port_file)
-            .env_remove("TALOS_PASSPHRASE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        let addr = loop {
-            if let Ok(text) = std::fs::read_to_string(&port_file)
-                && !text.trim().is_empty()
-            {
-                break text.trim().to_owned();
-            }
-            assert!(start.elapsed() < LIMIT, "mcp-serve wrote no port file");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        Self { child, addr }
-    }
-
-    /// SIGTERM, then waits for a clean exit.
-    fn stop(mut self) {
-        terminate(&mut self.child);
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn terminate(child: &mut Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "mcp-serve exited with {status}");
-            return;
-        }
-        assert!(start.elapsed() < LIMIT, "mcp-serve did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// `talos mcp-serve` of `command` to `peer`, and its address.
+fn serve(dir: &Path, peer: &str, command: &str) -> (Process, String) {
+    let args = ["mcp-serve", "--allow-peer", peer, "--command", command];
+    let mut serving = Process::start(dir, &args, Stdio::null(), Stdio::inherit());
+    let addr = serving.addr();
+    (serving, addr)
 }
 
 /// The Python client through `talos mcp-connect`: its JSON report.
@@ -175,7 +78,7 @@ fn client(dir: &Path, peer: &str, capability: &Path, mode: &str, steps: &str) ->
         .arg(peer)
         .arg(capability)
         .args([mode, steps]);
-    let output = finish(command);
+    let output = finish(&mut command, LIMIT);
     assert!(
         output.status.success(),
         "client.py: {}",
@@ -260,12 +163,12 @@ fn server_everything_through_two_nodes() {
         "node {} stdio",
         server_script("server-everything").display()
     );
-    let serving = Serving::start(&server, &client_did, &command);
+    let (serving, addr) = serve(&server, &client_did, &command);
 
     // The 2025-11-25 era: filtered list, an allowed call, a denied one.
     let steps =
         r#"[["list"],["call","echo",{"message":"hello"}],["call","get-sum",{"a":2,"b":3}]]"#;
-    let report = client(&client_dir, &serving.addr, &capability, "legacy", steps);
+    let report = client(&client_dir, &addr, &capability, "legacy", steps);
     let r = results(&report);
     assert_eq!(tools(&r[0]), ["echo"]);
     assert!(
@@ -278,7 +181,7 @@ fn server_everything_through_two_nodes() {
     // Whatever era the client and the server negotiate.
     let report = client(
         &client_dir,
-        &serving.addr,
+        &addr,
         &capability,
         "auto",
         r#"[["list"],["call","echo",{"message":"auto"}]]"#,
@@ -295,7 +198,7 @@ fn server_everything_through_two_nodes() {
     std::fs::write(&forged_file, forged).unwrap();
     let report = client(
         &client_dir,
-        &serving.addr,
+        &addr,
         &forged_file,
         "legacy",
         r#"[["call","get-sum",{"a":2,"b":3}]]"#,
@@ -323,11 +226,11 @@ fn an_expired_capability_is_refused() {
         "node {} stdio",
         server_script("server-everything").display()
     );
-    let serving = Serving::start(&server, &client_did, &command);
+    let (serving, addr) = serve(&server, &client_did, &command);
     std::thread::sleep(Duration::from_millis(2100));
     let report = client(
         &client_dir,
-        &serving.addr,
+        &addr,
         &capability,
         "legacy",
         r#"[["call","echo",{"message":"late"}]]"#,
@@ -353,7 +256,7 @@ fn server_filesystem_denied_write_leaves_no_file() {
         server_script("server-filesystem").display(),
         root.display()
     );
-    let serving = Serving::start(&server, &client_did, &command);
+    let (serving, addr) = serve(&server, &client_did, &command);
     let hello = root.join("hello.txt");
     let written = root.join("new.txt");
     let steps = format!(
@@ -361,7 +264,7 @@ fn server_filesystem_denied_write_leaves_no_file() {
         hello.display(),
         written.display()
     );
-    let report = client(&client_dir, &serving.addr, &capability, "legacy", &steps);
+    let report = client(&client_dir, &addr, &capability, "legacy", &steps);
     let r = results(&report);
     assert_eq!(tools(&r[0]), ["read_text_file"]);
     assert!(text(&r[1]).contains("hello from talos"));
@@ -391,9 +294,9 @@ fn the_2026_era_through_two_nodes() {
         python().display(),
         repo().join(".ci/mcp-capture/modern_server.py").display()
     );
-    let serving = Serving::start(&server, &client_did, &command);
+    let (serving, addr) = serve(&server, &client_did, &command);
     let steps = r#"[["discover"],["list"],["call","add",{"a":2,"b":3}],["call","write_note",{"path":"x","text":"y"}]]"#;
-    let report = client(&client_dir, &serving.addr, &capability, "2026-07-28", steps);
+    let report = client(&client_dir, &addr, &capability, "2026-07-28", steps);
     assert_eq!(
         report.get("protocol").and_then(Value::as_str),
         Some("2026-07-28")
