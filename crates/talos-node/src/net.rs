@@ -4,7 +4,8 @@
 //! every call sends a command and awaits its reply, so a `Network` is used from any task
 //! with `&self`. The swarm speaks
 //!
-//! - TCP + Noise + Yamux, with the node's Ed25519 identity key;
+//! - TCP + Noise + Yamux, and QUIC (`/udp/PORT/quic-v1`, TLS 1.3), both with the node's
+//!   Ed25519 identity key;
 //! - identify (`/ipfs/id/1.0.0`, protocol version [`IDENTIFY_PROTOCOL_VERSION`]); the listen
 //!   addresses a peer reports are added to the DHT's routing table;
 //! - Kademlia under [`KAD_PROTOCOL`] (not the IPFS DHT), in server mode, with record
@@ -22,8 +23,8 @@
 //! `PeerId` (the identity multihash of the protobuf-encoded Ed25519 public key: libp2p inlines
 //! keys of up to 42 encoded bytes, and an Ed25519 key encodes in 36) carries the very public
 //! key the DID names. [`peer_id_of`] and [`did_of`] convert both ways without any lookup, and
-//! Noise authenticates the peer's key on every connection: a request from `PeerId` P comes
-//! from the holder of the DID `did_of(P)`.
+//! Noise (TCP) and TLS (QUIC) authenticate the peer's key on every connection: a request from
+//! `PeerId` P comes from the holder of the DID `did_of(P)`.
 //!
 //! # Use
 //!

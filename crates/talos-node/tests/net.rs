@@ -564,3 +564,27 @@ async fn lanes_reach_their_own_handlers() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quic_carries_requests_too() {
+    bounded(async {
+        let quic: Multiaddr = "/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap();
+        let a = Network::new(&key(31), core::slice::from_ref(&quic))
+            .await
+            .unwrap();
+        let mut b = Network::new(&key(32), &[quic]).await.unwrap();
+        serve_echo(&mut b);
+        let b_addr = b.listen_addrs().await.unwrap().remove(0);
+        assert!(b_addr.to_string().contains("/quic-v1"), "{b_addr}");
+        let peer = a
+            .dial(b_addr.with(Protocol::P2p(b.peer_id())))
+            .await
+            .unwrap();
+        assert_eq!(peer, b.peer_id());
+        let response = a.request(peer, b"over quic".to_vec()).await.unwrap();
+        assert_eq!(response, b"echo:over quic");
+        a.shutdown().await;
+        b.shutdown().await;
+    })
+    .await;
+}

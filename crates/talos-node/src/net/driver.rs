@@ -174,6 +174,8 @@ impl Driver {
                 yamux::Config::default,
             )
             .map_err(|e| NetError::Setup(e.to_string()))?
+            // QUIC (`/udp/PORT/quic-v1`): TLS 1.3 with the node's key, its own multiplexing.
+            .with_quic()
             .with_behaviour(|_| behaviour)
             .map_err(|e: core::convert::Infallible| -> NetError { match e {} })?
             .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_timeout))
