@@ -19,3 +19,5 @@ pub mod node;
 pub mod mcp;
 // Operations endpoints: health and Prometheus metrics.
 pub mod metrics;
+// File transfer: chunked, verified, resumable; the receiving side's partial files.
+pub mod files;

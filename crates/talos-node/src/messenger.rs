@@ -23,6 +23,7 @@ use talos_ratchet::prekeys::{PrekeyBundle, PrekeyStore};
 use talos_ratchet::x3dh::{self, InitialHeader, InitialMessage};
 use talos_ratchet::{Message, Session, SessionSnapshot};
 use talos_wire::MessageId;
+use talos_wire::chunk::{ChunkInfo, StreamStart};
 use talos_wire::envelope::{Envelope, EnvelopeFields, EnvelopeType, Limits, Recipient};
 
 const INITIAL: u8 = 1;
@@ -102,6 +103,65 @@ pub enum Inbound {
         /// Who received it.
         from: String,
     },
+    /// A frame of a file stream (decrypted; not recorded as received: the receiver handles
+    /// duplicates by stream and chunk). Send `receipt` back once the frame is persisted.
+    Stream {
+        /// The envelope's id (for a start, the stream id).
+        id: MessageId,
+        /// The sender's DID.
+        from: String,
+        /// The frame.
+        part: StreamPart,
+        /// The signed receipt to send back.
+        receipt: Vec<u8>,
+    },
+}
+
+/// A frame of a file stream to seal ([`Messenger::seal_stream`]).
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum StreamFrame<'a> {
+    /// The announcement; its envelope's id is the stream id.
+    Start(&'a StreamStart),
+    /// One chunk: its info (carried in the signed envelope) and its bytes (encrypted).
+    Chunk(&'a ChunkInfo, &'a [u8]),
+    /// The end of the stream with this id: the receiver acknowledges it once the whole file
+    /// is verified.
+    End(MessageId),
+}
+
+/// A frame of a file stream, opened ([`Inbound::Stream`]).
+#[non_exhaustive]
+pub enum StreamPart {
+    /// The announcement.
+    Start(StreamStart),
+    /// One chunk, not checked yet against its hash.
+    Chunk {
+        /// Where it sits and its hash, from the signed envelope.
+        info: ChunkInfo,
+        /// Its bytes.
+        data: Zeroizing<Vec<u8>>,
+    },
+    /// The sender asks whether the whole stream arrived.
+    End {
+        /// The stream.
+        stream_id: MessageId,
+    },
+}
+
+impl core::fmt::Debug for StreamPart {
+    /// Chunk bytes are shown by length only.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Start(start) => f.debug_tuple("Start").field(start).finish(),
+            Self::Chunk { info, data } => f
+                .debug_struct("Chunk")
+                .field("info", info)
+                .field("len", &data.len())
+                .finish(),
+            Self::End { stream_id } => f.debug_struct("End").field("stream_id", stream_id).finish(),
+        }
+    }
 }
 
 /// The state kept per peer.
@@ -211,35 +271,109 @@ impl Messenger {
         now: Timestamp,
         rng: &mut impl CryptoRng,
     ) -> Result<Vec<u8>, MessengerError> {
-        if !self.peers.contains_key(to) {
-            let key = key_of(to)?;
-            let bundle = bundle.ok_or_else(|| MessengerError::NoSession(to.to_owned()))?;
-            if bundle.identity_key != key {
-                return Err(MessengerError::Bundle(format!("the bundle is not {to}'s")));
-            }
-            let (session, header) = x3dh::initiate(self.prekeys.identity(), bundle, rng)?;
-            self.peers.insert(
-                to.to_owned(),
-                Peer {
-                    session,
-                    initial: Some(header),
-                    theirs: None,
-                },
-            );
-        }
+        self.start_session(to, bundle, rng)?;
+        let content = self.encrypt(to, body, rng)?;
+        self.envelope(id, EnvelopeType::Ratchet, to, content, now)
+    }
+
+    /// Encrypts `body` for `to`, whose session must exist: the tagged content of an envelope.
+    fn encrypt(
+        &mut self,
+        to: &str,
+        body: &[u8],
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<u8>, MessengerError> {
         let peer = self
             .peers
             .get_mut(to)
             .ok_or_else(|| MessengerError::NoSession(to.to_owned()))?;
         let message = peer.session.encrypt(body, rng)?;
-        let content = match (&peer.initial, peer.session.has_received()) {
+        Ok(match (&peer.initial, peer.session.has_received()) {
             (Some(header), false) => tagged(INITIAL, &header.wrap(message).to_cbor()),
             _ => {
                 peer.initial = None;
                 tagged(RATCHET, &message.to_cbor())
             }
+        })
+    }
+
+    /// Seals a frame of a file stream for `to` (starting a session from `bundle` when there
+    /// is none): a `STREAM_START`, `STREAM_CHUNK` or `STREAM_END` envelope whose content is
+    /// encrypted through the session like a message's (the chunk's [`ChunkInfo`] travels in
+    /// the signed envelope). Returns the envelope's id (for a `STREAM_START`, the stream id) and
+    /// the bytes to deliver; persist [`peer_snapshot`](Self::peer_snapshot) before delivering
+    /// them. Every call seals anew: a frame sent again gets a new ciphertext (and, but for a
+    /// `STREAM_START`, a new id), so the receiver never decrypts the same message twice.
+    ///
+    /// # Errors
+    /// [`MessengerError`].
+    pub fn seal_stream(
+        &mut self,
+        to: &str,
+        bundle: Option<&PrekeyBundle>,
+        frame: StreamFrame<'_>,
+        now: Timestamp,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(MessageId, Vec<u8>), MessengerError> {
+        self.start_session(to, bundle, rng)?;
+        let (id, kind, chunk, content) = match frame {
+            StreamFrame::Start(start) => (
+                start.stream_id(),
+                EnvelopeType::StreamStart,
+                None,
+                self.encrypt(to, &start.to_cbor(), rng)?,
+            ),
+            StreamFrame::Chunk(info, data) => (
+                MessageId::generate(now, rng),
+                EnvelopeType::StreamChunk,
+                Some(*info),
+                self.encrypt(to, data, rng)?,
+            ),
+            StreamFrame::End(stream_id) => (
+                MessageId::generate(now, rng),
+                EnvelopeType::StreamEnd,
+                None,
+                self.encrypt(to, stream_id.as_bytes(), rng)?,
+            ),
         };
-        self.envelope(id, EnvelopeType::Ratchet, to, content, now)
+        let fields = EnvelopeFields {
+            id,
+            kind,
+            sender: self.did.clone(),
+            recipient: Recipient::Did(to.to_owned()),
+            timestamp: now,
+            content,
+            chunk,
+        };
+        let wire = Envelope::sign(fields, self.prekeys.identity(), &self.limits)?.to_cbor();
+        Ok((id, wire))
+    }
+
+    /// Starts a session with `to` from `bundle` unless there is one.
+    fn start_session(
+        &mut self,
+        to: &str,
+        bundle: Option<&PrekeyBundle>,
+        rng: &mut impl CryptoRng,
+    ) -> Result<(), MessengerError> {
+        if self.peers.contains_key(to) {
+            return Ok(());
+        }
+        let key = key_of(to)?;
+        let bundle = bundle.ok_or_else(|| MessengerError::NoSession(to.to_owned()))?;
+        if bundle.identity_key != key {
+            return Err(MessengerError::Bundle(format!("the bundle is not {to}'s")));
+        }
+        let (session, header) = x3dh::initiate(self.prekeys.identity(), bundle, rng)?;
+        self.peers.insert(
+            to.to_owned(),
+            Peer {
+                session,
+                initial: Some(header),
+                theirs: None,
+            },
+        );
+        Ok(())
     }
 
     /// Re-signs an envelope this messenger sealed earlier with a new timestamp `now`, keeping
@@ -323,6 +457,46 @@ impl Messenger {
                     from,
                     sent: fields.timestamp,
                     body,
+                    receipt,
+                })
+            }
+            EnvelopeType::StreamStart | EnvelopeType::StreamChunk | EnvelopeType::StreamEnd => {
+                let id = fields.id;
+                let receipt = self.envelope(
+                    MessageId::generate(now, rng),
+                    EnvelopeType::Ack,
+                    &from,
+                    id.as_bytes().to_vec(),
+                    now,
+                )?;
+                let body = self.decrypt(&from, &fields.content)?;
+                let part = match (fields.kind, fields.chunk) {
+                    (EnvelopeType::StreamStart, _) => {
+                        let start = StreamStart::from_cbor(&body)
+                            .map_err(|e| MessengerError::Content(e.to_string()))?;
+                        if start.stream_id() != id {
+                            return Err(MessengerError::Content(
+                                "a stream start's id is its stream id".into(),
+                            ));
+                        }
+                        StreamPart::Start(start)
+                    }
+                    (EnvelopeType::StreamChunk, Some(info)) => {
+                        StreamPart::Chunk { info, data: body }
+                    }
+                    _ => {
+                        let bytes: [u8; 16] = body.as_slice().try_into().map_err(|_| {
+                            MessengerError::Content("a stream end holds a stream id".into())
+                        })?;
+                        let stream_id = MessageId::from_bytes(bytes)
+                            .map_err(|e| MessengerError::Content(e.to_string()))?;
+                        StreamPart::End { stream_id }
+                    }
+                };
+                Ok(Inbound::Stream {
+                    id,
+                    from,
+                    part,
                     receipt,
                 })
             }

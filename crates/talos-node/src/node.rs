@@ -15,7 +15,11 @@
 //! - An incoming message is opened, its history entry and session snapshot are committed in
 //!   one [`Batch`], and only then is the signed receipt sent back; a retry of a message already
 //!   received gets its receipt again.
-//! - [`Node::events`] reports messages, receipts, peers and errors.
+//! - [`Node::send_file`] sends a file in chunks, each sealed through the peer's session, and
+//!   returns once the receiver verified the whole file; a cut connection or a restarted
+//!   receiver is resumed, resending only the chunks not acknowledged (see [`crate::files`]).
+//!   Received files go to [`Node::files_dir`] and are reported as [`NodeEvent::File`].
+//! - [`Node::events`] reports messages, receipts, peers, files and errors.
 //! - [`Node::shutdown`] stops accepting work, lets in-flight work finish (deliveries for a
 //!   short grace period: whatever they have not finished is retried after a restart), stops the
 //!   network and closes the store.
@@ -45,9 +49,10 @@ use talos_ratchet::prekeys::PrekeyBundle;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::files::{self, FileError, FileReceipt, Inbox, Received};
 use crate::identity::{Identity, IdentityError, Protection};
 use crate::mcp::PeerLink;
-use crate::messenger::{self, Inbound, Messenger, MessengerError};
+use crate::messenger::{self, Inbound, Messenger, MessengerError, StreamFrame, StreamPart};
 use crate::net::{self, InboundRequest, Lane, NetError, Network};
 use crate::store::{Batch, Direction, HistoryEntry, Ledger, Queued, Status, Store, StoreError};
 
@@ -173,6 +178,9 @@ pub enum NodeError {
     /// The audit ledger refused or failed an append.
     #[error("ledger: {0}")]
     Ledger(String),
+    /// A file could not be sent (read, announced, or the receiver refused it).
+    #[error("file: {0}")]
+    File(#[from] FileError),
 }
 
 /// What a node reports, from [`Node::events`].
@@ -220,6 +228,33 @@ pub enum NodeEvent {
         /// What failed.
         message: String,
     },
+    /// A file is arriving: reported about every 1 % of its bytes.
+    FileProgress {
+        /// The stream id.
+        id: MessageId,
+        /// The sender's DID.
+        from: String,
+        /// Bytes received (and written) so far.
+        received: u64,
+        /// The file's size.
+        total: u64,
+    },
+    /// A file arrived whole: its BLAKE3 hash matched the signed announcement and it is in
+    /// place (see [`crate::files`]).
+    File {
+        /// The stream id.
+        id: MessageId,
+        /// The sender's DID.
+        from: String,
+        /// The name the sender announced, if any.
+        name: Option<String>,
+        /// Where the file is.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// Its BLAKE3 hash.
+        hash: [u8; 32],
+    },
 }
 
 impl fmt::Debug for NodeEvent {
@@ -256,6 +291,34 @@ impl fmt::Debug for NodeEvent {
                 .field("did", did)
                 .finish(),
             Self::Error { message } => f.debug_struct("Error").field("message", message).finish(),
+            Self::FileProgress {
+                id,
+                from,
+                received,
+                total,
+            } => f
+                .debug_struct("FileProgress")
+                .field("id", id)
+                .field("from", from)
+                .field("received", received)
+                .field("total", total)
+                .finish(),
+            Self::File {
+                id,
+                from,
+                name,
+                path,
+                size,
+                hash,
+            } => f
+                .debug_struct("File")
+                .field("id", id)
+                .field("from", from)
+                .field("name", name)
+                .field("path", path)
+                .field("size", size)
+                .field("hash", &talos_crypto::base64url::encode(hash))
+                .finish(),
         }
     }
 }
@@ -461,6 +524,10 @@ impl NodeBuilder {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let (stop, stopped) = watch::channel(false);
         let did = identity.did().to_string();
+        let inbox = Inbox::new(files::files_dir(
+            store.dir(),
+            &network.peer_id().to_string(),
+        ));
         let shared = Arc::new(Shared {
             did: did.clone(),
             identity,
@@ -477,6 +544,7 @@ impl NodeBuilder {
             mcp: Mutex::new(McpRoutes::default()),
             mcp_pumps: Mutex::new(JoinSet::new()),
             ledger: Mutex::new(None),
+            files: inbox,
         });
         if !bootstrap.is_empty()
             && let Err(error) = shared.net.bootstrap(&bootstrap).await
@@ -555,6 +623,8 @@ struct Shared {
     mcp_pumps: Mutex<JoinSet<()>>,
     /// The audit ledger, opened on first use (one per store).
     ledger: Mutex<Option<Ledger>>,
+    /// Files being received.
+    files: Inbox,
 }
 
 /// MCP tunnel packets by peer: the link of each peer with one, and where links for peers that
@@ -563,6 +633,29 @@ struct Shared {
 struct McpRoutes {
     links: BTreeMap<PeerId, tokio::sync::mpsc::Sender<Vec<u8>>>,
     accept: Option<tokio::sync::mpsc::Sender<(String, PeerLink)>>,
+}
+
+/// How many chunks of a file are in flight at once.
+const FILE_WINDOW: usize = 4;
+
+/// Where the frames of one file go.
+struct Route {
+    to: String,
+    did: DidKey,
+    peer: PeerId,
+    stream: MessageId,
+    /// The peer's addresses from its record (empty: those the network knows).
+    addrs: Mutex<Vec<Multiaddr>>,
+    /// The peer's bundle, when there was no session to send with.
+    bundle: Option<PrekeyBundle>,
+}
+
+impl Route {
+    fn addrs(&self) -> MutexGuard<'_, Vec<Multiaddr>> {
+        self.addrs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// How many MCP packets wait for a tunnel, per peer and each way.
@@ -658,6 +751,42 @@ impl Node {
         timeout: Duration,
     ) -> Result<MessageId, NodeError> {
         self.shared.send(to, body, timeout).await
+    }
+
+    /// Sends the file at `path` to `to` and returns once the receiver confirmed it whole (its
+    /// BLAKE3 hash matched the signed announcement; see [`crate::files`]). A cut connection or
+    /// a receiver restarting is retried with backoff, resending only the chunks not
+    /// acknowledged; it gives up when nothing was acknowledged for
+    /// [`NodeConfig::send_timeout`].
+    ///
+    /// # Errors
+    /// [`NodeError::BadDid`], [`NodeError::File`] (unreadable, too large for its media type,
+    /// changed while sent, refused by the receiver), [`NodeError::Store`],
+    /// [`NodeError::NotDelivered`] (stalled; nothing is retried later),
+    /// [`NodeError::Stopped`].
+    pub async fn send_file(&self, to: &str, path: &Path) -> Result<FileReceipt, NodeError> {
+        self.shared
+            .send_file(to, path, self.shared.config.send_timeout)
+            .await
+    }
+
+    /// [`Node::send_file`] giving up after `stall` without an acknowledgement.
+    ///
+    /// # Errors
+    /// As [`Node::send_file`].
+    pub async fn send_file_with_timeout(
+        &self,
+        to: &str,
+        path: &Path,
+        stall: Duration,
+    ) -> Result<FileReceipt, NodeError> {
+        self.shared.send_file(to, path, stall).await
+    }
+
+    /// Where received files are put (`<data dir>/files`).
+    #[must_use]
+    pub fn files_dir(&self) -> &Path {
+        self.shared.files.dir()
     }
 
     /// The events: messages, receipts, peers, errors. Each call gives a new receiver that
@@ -1113,6 +1242,26 @@ impl Shared {
                     body: body.to_vec(),
                 });
             }
+            Ok(Inbound::Stream {
+                from,
+                part,
+                receipt,
+                ..
+            }) => {
+                let persisted = self.persist_inbound_session(messenger, rng, &from, prekeys_before);
+                if let Err(error) = persisted {
+                    // No receipt: the sender sends the frame again.
+                    self.rollback(messenger, &from);
+                    drop(core);
+                    tracing::error!(%error, "incoming stream frame not persisted");
+                    self.emit(NodeEvent::Error {
+                        message: format!("incoming stream frame not persisted: {error}"),
+                    });
+                    return;
+                }
+                drop(core);
+                self.handle_stream(request, from, part, receipt);
+            }
             Ok(Inbound::Duplicate { id, receipt, .. }) => {
                 drop(core);
                 tracing::debug!(%id, "duplicate message: receipt sent again");
@@ -1129,6 +1278,347 @@ impl Shared {
                     message: format!("message from {} refused: {error}", request.peer()),
                 });
             }
+        }
+    }
+
+    /// Persists the session with `from` (and the prekeys, if opening used a one-time prekey)
+    /// after a stream frame was opened.
+    fn persist_inbound_session(
+        &self,
+        messenger: &Messenger,
+        rng: &mut ChaCha20Rng,
+        from: &str,
+        prekeys_before: usize,
+    ) -> Result<(), NodeError> {
+        if messenger.prekeys().one_time_prekey_count() != prekeys_before {
+            let sealed = self.identity.seal_prekeys(rng, messenger.prekeys())?;
+            self.store.put_prekeys(&sealed)?;
+        }
+        let snapshot = messenger
+            .peer_snapshot(from)
+            .ok_or_else(|| MessengerError::NoSession(from.to_owned()))?;
+        let sealed = self.identity.seal(rng, SESSION_LABEL, &snapshot)?;
+        Ok(self.store.put_session(from, &sealed)?)
+    }
+
+    /// Handles a frame of a file stream (its session persisted): the receipt goes back once
+    /// the frame is persisted; a frame refused for good is answered with an empty response; a
+    /// frame that failed to persist is not answered (the sender sends it again).
+    fn handle_stream(
+        &self,
+        request: InboundRequest,
+        from: String,
+        part: StreamPart,
+        receipt: Vec<u8>,
+    ) {
+        let (stream, result) = match part {
+            StreamPart::Start(start) => (
+                start.stream_id(),
+                self.files.start(&self.store, &from, &start).map(|()| None),
+            ),
+            StreamPart::Chunk { info, data } => (
+                info.stream_id,
+                self.files.chunk(&self.store, &from, &info, &data).map(Some),
+            ),
+            StreamPart::End { stream_id } => (
+                stream_id,
+                self.files.end(&self.store, &from, stream_id).map(|()| None),
+            ),
+        };
+        match result {
+            Ok(received) => {
+                if let Err(error) = request.respond(receipt) {
+                    tracing::debug!(%error, %stream, "stream receipt not sent");
+                }
+                match received {
+                    Some(Received::Accepted {
+                        received,
+                        total,
+                        report: true,
+                    }) => self.emit(NodeEvent::FileProgress {
+                        id: stream,
+                        from,
+                        received,
+                        total,
+                    }),
+                    Some(Received::Complete(file)) => {
+                        tracing::info!(%stream, from = %file.from, size = file.size, "file received");
+                        self.emit(NodeEvent::FileProgress {
+                            id: stream,
+                            from: file.from.clone(),
+                            received: file.size,
+                            total: file.size,
+                        });
+                        self.emit(NodeEvent::File {
+                            id: file.id,
+                            from: file.from,
+                            name: file.name,
+                            path: file.path,
+                            size: file.size,
+                            hash: file.hash,
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            Err(error @ (FileError::Io(_) | FileError::Store(_))) => {
+                tracing::warn!(%error, %stream, "stream frame not persisted");
+                self.emit(NodeEvent::Error {
+                    message: format!("stream {stream} from {from}: {error}"),
+                });
+            }
+            Err(error) => {
+                tracing::debug!(%error, %stream, "stream frame refused");
+                let _ = request.respond(Vec::new());
+                self.emit(NodeEvent::Error {
+                    message: format!("stream {stream} from {from} refused: {error}"),
+                });
+            }
+        }
+    }
+
+    /// Sends a file (see [`Node::send_file`]).
+    async fn send_file(
+        &self,
+        to: &str,
+        path: &Path,
+        stall: Duration,
+    ) -> Result<FileReceipt, NodeError> {
+        let did: DidKey = to.parse().map_err(|_| NodeError::BadDid(to.to_owned()))?;
+        let to = did.to_string();
+        if did.ed25519().is_none() || to == self.did {
+            return Err(NodeError::BadDid(to));
+        }
+        let peer = net::peer_id_of(&did).ok_or_else(|| NodeError::BadDid(to.clone()))?;
+        if self.is_stopped() {
+            return Err(NodeError::Stopped);
+        }
+        let stream = MessageId::generate(now(), &mut self.core().rng);
+        let file = path.to_path_buf();
+        let manifest = tokio::task::spawn_blocking(move || files::hash_file(&file, stream))
+            .await
+            .map_err(|e| FileError::Io(std::io::Error::other(e)))??;
+        let start = manifest.start().clone();
+        let mut route = Route {
+            to,
+            did,
+            peer,
+            stream,
+            addrs: Mutex::new(Vec::new()),
+            bundle: None,
+        };
+        if !self.core().messenger.has_session(&route.to) {
+            let record = self.net.resolve(&route.did).await?;
+            *route.addrs() = record_addrs(&record, peer);
+            route.bundle = Some(messenger::bundle_of_record(&record)?);
+        }
+        tracing::debug!(%stream, to = %route.to, size = start.size(), chunks = start.total(), "sending a file");
+        self.deliver_until_acked(&route, StreamFrame::Start(&start), stall)
+            .await?;
+        let resent = self.send_chunks(&route, &manifest, path, stall).await?;
+        self.deliver_until_acked(&route, StreamFrame::End(stream), stall)
+            .await?;
+        tracing::debug!(%stream, to = %route.to, resent, "file delivered");
+        Ok(FileReceipt {
+            id: stream,
+            to: route.to,
+            size: start.size(),
+            hash: *start.hash(),
+            chunks: start.total(),
+            resent,
+        })
+    }
+
+    /// Sends every chunk of `manifest` until each is acknowledged, [`FILE_WINDOW`] at a
+    /// time, resending the ones not acknowledged after a backoff. Returns the number of
+    /// resends.
+    async fn send_chunks(
+        &self,
+        route: &Route,
+        manifest: &talos_wire::chunk::Manifest,
+        path: &Path,
+        stall: Duration,
+    ) -> Result<u32, NodeError> {
+        use futures::StreamExt as _;
+        let start = manifest.start();
+        let total = start.total();
+        let mut pending: std::collections::VecDeque<u32> = (0..total).collect();
+        let mut acked = vec![false; total as usize];
+        let mut done = 0u32;
+        let mut resent = 0u32;
+        let mut in_flight = futures::stream::FuturesUnordered::new();
+        let mut last_progress = tokio::time::Instant::now();
+        let mut pause_until = last_progress;
+        let mut delay = self.config.retry_base.min(Duration::from_millis(500));
+        let mut last_error = String::new();
+        let mut refresh = false;
+        while done < total {
+            if self.is_stopped() {
+                return Err(NodeError::Stopped);
+            }
+            let now_i = tokio::time::Instant::now();
+            if now_i.duration_since(last_progress) > stall {
+                return Err(NodeError::NotDelivered {
+                    id: route.stream,
+                    reason: format!("file transfer stalled: {last_error}"),
+                });
+            }
+            if now_i >= pause_until {
+                if refresh {
+                    refresh = false;
+                    self.refresh_route(route).await;
+                }
+                while in_flight.len() < FILE_WINDOW {
+                    let Some(sequence) = pending.pop_front() else {
+                        break;
+                    };
+                    in_flight.push(async move {
+                        (
+                            sequence,
+                            self.send_chunk(route, manifest, path, sequence).await,
+                        )
+                    });
+                }
+            }
+            let wake = if pause_until > now_i {
+                pause_until
+            } else {
+                now_i + stall.max(Duration::from_millis(10))
+            };
+            let next = tokio::select! {
+                next = in_flight.next(), if !in_flight.is_empty() => next,
+                () = tokio::time::sleep_until(wake) => None,
+            };
+            let Some((sequence, result)) = next else {
+                continue;
+            };
+            match result {
+                Ok(()) => {
+                    if let Some(slot) = acked.get_mut(sequence as usize)
+                        && !*slot
+                    {
+                        *slot = true;
+                        done += 1;
+                    }
+                    last_progress = tokio::time::Instant::now();
+                    delay = self.config.retry_base.min(Duration::from_millis(500));
+                }
+                Err(error @ (NodeError::File(_) | NodeError::Store(_) | NodeError::Stopped)) => {
+                    return Err(error);
+                }
+                Err(error) => {
+                    tracing::debug!(stream = %route.stream, sequence, %error, "chunk not acknowledged");
+                    last_error = error.to_string();
+                    pending.push_back(sequence);
+                    resent = resent.saturating_add(1);
+                    let now_i = tokio::time::Instant::now();
+                    if pause_until <= now_i {
+                        pause_until = now_i + delay;
+                        delay = (delay * 2).min(self.config.retry_max);
+                        refresh = true;
+                    }
+                }
+            }
+        }
+        Ok(resent)
+    }
+
+    /// Reads, seals and delivers chunk `sequence` once.
+    async fn send_chunk(
+        &self,
+        route: &Route,
+        manifest: &talos_wire::chunk::Manifest,
+        path: &Path,
+        sequence: u32,
+    ) -> Result<(), NodeError> {
+        let (Some(info), Some(range)) = (
+            manifest.info(sequence),
+            manifest.start().chunk_range(sequence),
+        ) else {
+            return Err(FileError::Changed.into());
+        };
+        let file = path.to_path_buf();
+        let data = tokio::task::spawn_blocking(move || files::read_chunk(&file, range))
+            .await
+            .map_err(|e| FileError::Io(std::io::Error::other(e)))??;
+        let data = Zeroizing::new(data);
+        self.deliver_frame(route, StreamFrame::Chunk(&info, &data))
+            .await
+    }
+
+    /// Delivers `frame` (sealed anew each time) until it is acknowledged, with backoff; gives
+    /// up after `stall`.
+    async fn deliver_until_acked(
+        &self,
+        route: &Route,
+        frame: StreamFrame<'_>,
+        stall: Duration,
+    ) -> Result<(), NodeError> {
+        let begin = tokio::time::Instant::now();
+        let mut delay = self.config.retry_base.min(Duration::from_millis(500));
+        loop {
+            if self.is_stopped() {
+                return Err(NodeError::Stopped);
+            }
+            let error = match self.deliver_frame(route, frame).await {
+                Ok(()) => return Ok(()),
+                Err(error @ (NodeError::File(_) | NodeError::Store(_))) => return Err(error),
+                Err(error) => error,
+            };
+            tracing::debug!(stream = %route.stream, %error, "stream frame not acknowledged");
+            if begin.elapsed() > stall {
+                return Err(NodeError::NotDelivered {
+                    id: route.stream,
+                    reason: error.to_string(),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(self.config.retry_max);
+            self.refresh_route(route).await;
+        }
+    }
+
+    /// Seals `frame` for the route's peer (persisting the session first), delivers it and
+    /// checks the receipt.
+    async fn deliver_frame(&self, route: &Route, frame: StreamFrame<'_>) -> Result<(), NodeError> {
+        let (id, wire) = {
+            let mut core = self.core();
+            let Core { messenger, rng } = &mut *core;
+            let (id, wire) =
+                messenger.seal_stream(&route.to, route.bundle.as_ref(), frame, now(), rng)?;
+            let snapshot = messenger
+                .peer_snapshot(&route.to)
+                .ok_or_else(|| MessengerError::NoSession(route.to.clone()))?;
+            let persisted = self
+                .identity
+                .seal(rng, SESSION_LABEL, &snapshot)
+                .map_err(NodeError::from)
+                .and_then(|sealed| Ok(self.store.put_session(&route.to, &sealed)?));
+            if let Err(error) = persisted {
+                self.rollback(messenger, &route.to);
+                return Err(error);
+            }
+            (id, wire)
+        };
+        let addrs = route.addrs().clone();
+        let response = self
+            .net
+            .request_on(Lane::Message, route.peer, addrs, &wire)
+            .await?;
+        if response.is_empty() {
+            return Err(FileError::Refused(route.stream).into());
+        }
+        match self.core().messenger.open_receipt(&response, now())? {
+            Inbound::Receipt { id: got, from } if got == id && from == route.to => Ok(()),
+            _ => Err(NodeError::BadReceipt),
+        }
+    }
+
+    /// Looks the route's peer up again after a failure, for fresh addresses (best effort).
+    async fn refresh_route(&self, route: &Route) {
+        match self.net.resolve(&route.did).await {
+            Ok(record) => *route.addrs() = record_addrs(&record, route.peer),
+            Err(error) => tracing::debug!(%error, "peer not resolved"),
         }
     }
 

@@ -74,6 +74,12 @@ const MERKLE: TableDefinition<'_, (u8, u64), [u8; 32]> = TableDefinition::new("l
 const LEDGER_ENTRIES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("ledger_entries");
 const LEDGER_META: TableDefinition<'_, &str, u64> = TableDefinition::new("ledger_meta");
 const REVOCATIONS: TableDefinition<'_, [u8; 32], &[u8]> = TableDefinition::new("revocations");
+/// Files being received (and received): stream id → sender, `STREAM_START`, final path.
+const STREAMS: TableDefinition<'_, [u8; 16], &[u8]> = TableDefinition::new("file_streams");
+/// The chunks of a file being received that are written (and fsynced) to its partial file:
+/// (stream id, sequence) → the chunk's hash.
+const STREAM_CHUNKS: TableDefinition<'_, ([u8; 16], u32), [u8; 32]> =
+    TableDefinition::new("file_chunks");
 
 const KEY_FILE_ROW: &str = "key_file";
 const PREKEYS_ROW: &str = "sealed";
@@ -466,6 +472,8 @@ impl Store {
             txn.open_table(LEDGER_ENTRIES)?;
             txn.open_table(LEDGER_META)?;
             txn.open_table(REVOCATIONS)?;
+            txn.open_table(STREAMS)?;
+            txn.open_table(STREAM_CHUNKS)?;
             Ok(())
         })
     }
@@ -822,6 +830,164 @@ impl Store {
             log: MerkleLog::open(store)?,
         })
     }
+}
+
+/// A file being received, or received, as the store keeps it (see [`crate::files`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredStream {
+    /// The stream id (the id of its `STREAM_START`).
+    pub id: MessageId,
+    /// The sender's DID.
+    pub from: String,
+    /// The `STREAM_START` in deterministic CBOR.
+    pub start: Vec<u8>,
+    /// Where the verified file was put; `None` while it is being received.
+    pub path: Option<String>,
+}
+
+impl Store {
+    // --- files being received ---
+
+    /// Records a file being received (replacing a record with the same id) and commits it.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidPeer`], [`StoreError::TooLarge`], [`StoreError::Database`].
+    pub fn put_stream(&self, stream: &StoredStream) -> Result<(), StoreError> {
+        check_peer(&stream.from)?;
+        let bytes = encode_stream(stream)?;
+        self.write(|txn| {
+            txn.open_table(STREAMS)?
+                .insert(*stream.id.as_bytes(), bytes.as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// The record of stream `id`, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`], [`StoreError::Corrupt`].
+    pub fn stream(&self, id: MessageId) -> Result<Option<StoredStream>, StoreError> {
+        self.read(|txn| {
+            let table = txn.open_table(STREAMS)?;
+            let row = table.get(*id.as_bytes())?;
+            row.map(|g| decode_stream(id, g.value())).transpose()
+        })
+    }
+
+    /// Records that chunk `sequence` of stream `id`, with hash `hash`, is written to the
+    /// partial file, and commits it: only then acknowledge the chunk.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub fn put_stream_chunk(
+        &self,
+        id: MessageId,
+        sequence: u32,
+        hash: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        self.write(|txn| {
+            txn.open_table(STREAM_CHUNKS)?
+                .insert((*id.as_bytes(), sequence), *hash)?;
+            Ok(())
+        })
+    }
+
+    /// The chunks of stream `id` recorded as written: `(sequence, hash)`, ascending.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub fn stream_chunks(&self, id: MessageId) -> Result<Vec<(u32, [u8; 32])>, StoreError> {
+        self.read(|txn| {
+            let table = txn.open_table(STREAM_CHUNKS)?;
+            let key = *id.as_bytes();
+            let mut chunks = Vec::new();
+            for row in table.range((key, 0)..=(key, u32::MAX))? {
+                let (k, hash) = row?;
+                chunks.push((k.value().1, hash.value()));
+            }
+            Ok(chunks)
+        })
+    }
+
+    /// Marks stream `id` as received into `path` and forgets its chunks, in one commit.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] if the stream is not recorded; [`StoreError::Database`].
+    pub fn finish_stream(&self, id: MessageId, path: &str) -> Result<(), StoreError> {
+        let mut stream = self.stream(id)?.ok_or(StoreError::Corrupt {
+            table: "file_streams",
+            what: "no such stream",
+        })?;
+        stream.path = Some(path.to_owned());
+        let bytes = encode_stream(&stream)?;
+        self.write(|txn| {
+            txn.open_table(STREAMS)?
+                .insert(*id.as_bytes(), bytes.as_slice())?;
+            remove_stream_chunks(txn, id)
+        })
+    }
+
+    /// Forgets stream `id` and its chunks (a file refused or given up).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub fn remove_stream(&self, id: MessageId) -> Result<(), StoreError> {
+        self.write(|txn| {
+            txn.open_table(STREAMS)?.remove(*id.as_bytes())?;
+            remove_stream_chunks(txn, id)
+        })
+    }
+}
+
+fn remove_stream_chunks(txn: &WriteTransaction, id: MessageId) -> Result<(), StoreError> {
+    let mut table = txn.open_table(STREAM_CHUNKS)?;
+    let key = *id.as_bytes();
+    // Plain range and remove (see REFERENCE.md §8 on redb's riskier APIs).
+    let mut sequences = Vec::new();
+    for row in table.range((key, 0)..=(key, u32::MAX))? {
+        sequences.push(row?.0.value().1);
+    }
+    for sequence in sequences {
+        table.remove((key, sequence))?;
+    }
+    Ok(())
+}
+
+fn encode_stream(stream: &StoredStream) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::with_capacity(16 + stream.from.len() + stream.start.len());
+    out.push(RECORD_FORMAT);
+    put_bytes(&mut out, stream.from.as_bytes())?;
+    put_bytes(&mut out, &stream.start)?;
+    match &stream.path {
+        Some(path) => {
+            out.push(1);
+            put_bytes(&mut out, path.as_bytes())?;
+        }
+        None => out.push(0),
+    }
+    Ok(out)
+}
+
+fn decode_stream(id: MessageId, bytes: &[u8]) -> Result<StoredStream, StoreError> {
+    let mut r = Reader {
+        rest: bytes,
+        table: "file_streams",
+    };
+    r.format()?;
+    let from = r.string()?;
+    let start = r.bytes()?.to_vec();
+    let path = match r.u8()? {
+        0 => None,
+        1 => Some(r.string()?),
+        _ => return Err(r.corrupt("bad path flag")),
+    };
+    r.finish()?;
+    Ok(StoredStream {
+        id,
+        from,
+        start,
+        path,
+    })
 }
 
 fn check_peer(peer: &str) -> Result<(), StoreError> {
