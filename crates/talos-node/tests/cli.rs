@@ -119,6 +119,15 @@ fn commands_reach_a_running_node_through_its_control_socket() {
         history.contains("[received] through the socket"),
         "{history}"
     );
+    // A file, the same way: it lands in B's files directory, whole.
+    let file = root.path().join("notes.txt");
+    std::fs::write(&file, "a file through two running nodes\n".repeat(10_000)).unwrap();
+    let sent = ok(&a, &["send-file", &b_did, file.to_str().unwrap()]);
+    assert!(sent.starts_with("delivered "), "{sent}");
+    assert_eq!(
+        std::fs::read(b.join("files").join("notes.txt")).unwrap(),
+        std::fs::read(&file).unwrap()
+    );
     // Capabilities and the ledger, on the running node's store and key.
     let cap = root.path().join("cap.json");
     ok(

@@ -25,6 +25,7 @@ fn the_demo_runs_every_step() {
         "[x3dh] bob started a session",
         "[msg] carol got: \"hello carol, this is bob\"",
         "[msg] bob got:   \"hi bob, carol here\"",
+        "identical true",
         "[mcp] tools/list through the tunnel: [\"echo\"]",
         "[mcp] tools/call echo: allowed",
         "[mcp] tools/call delete_everything: denied → code -31403",

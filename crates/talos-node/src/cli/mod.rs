@@ -112,6 +112,20 @@ pub(crate) enum Command {
         /// The message.
         text: String,
     },
+    /// Send a file (hashed, chunked, encrypted through the session, resumed after a cut) and
+    /// wait until the peer has it whole, its BLAKE3 hash checked.
+    SendFile {
+        /// Peers to join the network through (ending in /p2p/PEER_ID).
+        #[arg(long, value_name = "MULTIADDR")]
+        bootstrap: Vec<Multiaddr>,
+        /// Give up when no chunk was acknowledged for this many seconds.
+        #[arg(long, value_name = "S", default_value_t = 30)]
+        timeout: u64,
+        /// The peer's DID.
+        did: String,
+        /// The file.
+        path: PathBuf,
+    },
     /// List the peers this node has a session with.
     Peers,
     /// Print this node's DID, name, data directory and counts.
@@ -291,7 +305,20 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             if open_unless_locked(&dir)?.is_none() {
                 return control::forward(&dir, out).await;
             }
-            send(&dir, bootstrap, timeout, &did, &text, json, out).await
+            let payload = Payload::Text(&text);
+            send(&dir, bootstrap, timeout, &did, payload, json, out).await
+        }
+        Command::SendFile {
+            bootstrap,
+            timeout,
+            did,
+            path,
+        } => {
+            if open_unless_locked(&dir)?.is_none() {
+                return control::forward(&dir, out).await;
+            }
+            let payload = Payload::File(&path);
+            send(&dir, bootstrap, timeout, &did, payload, json, out).await
         }
         command @ (Command::Id
         | Command::Peers
@@ -545,12 +572,30 @@ pub(crate) async fn on_node(
         Command::Send {
             timeout, did, text, ..
         } => {
-            let to = canonical_did(&did)?;
             let limit = Duration::from_secs(timeout.max(1));
-            match node.send_with_timeout(&to, text.as_bytes(), limit).await {
-                Ok(id) => delivered(id, &to, json, out),
-                Err(error) => Err(not_delivered(error, &to, timeout)),
-            }
+            deliver(
+                node,
+                &canonical_did(&did)?,
+                Payload::Text(&text),
+                limit,
+                json,
+                out,
+            )
+            .await
+        }
+        Command::SendFile {
+            timeout, did, path, ..
+        } => {
+            let limit = Duration::from_secs(timeout.max(1));
+            deliver(
+                node,
+                &canonical_did(&did)?,
+                Payload::File(&path),
+                limit,
+                json,
+                out,
+            )
+            .await
         }
         command @ (Command::Id
         | Command::Peers
@@ -757,6 +802,38 @@ async fn run_listen(serving: Foreground, json: bool, out: &mut dyn Write) -> Res
                         write_line(out, &format!("{from}: {text}"))?;
                     }
                 }
+                Ok(NodeEvent::File {
+                    id,
+                    from,
+                    name,
+                    path,
+                    size,
+                    hash,
+                }) => {
+                    let name = name.unwrap_or_default();
+                    let hash = talos_crypto::hash::to_hex(&hash);
+                    if json {
+                        let mut doc = Map::new();
+                        doc.insert("id".into(), Value::from(id.to_string()));
+                        doc.insert("from".into(), Value::from(from));
+                        doc.insert("file".into(), Value::from(name));
+                        doc.insert("path".into(), Value::from(path.display().to_string()));
+                        doc.insert(
+                            "size".into(),
+                            Number::try_from(size).map_or(Value::Null, Value::Number),
+                        );
+                        doc.insert("blake3".into(), Value::from(hash));
+                        write_json(out, &Value::Object(doc))?;
+                    } else {
+                        write_line(
+                            out,
+                            &format!(
+                                "{from} sent {name:?} ({size} bytes, blake3 {hash}): {}",
+                                path.display()
+                            ),
+                        )?;
+                    }
+                }
                 Ok(NodeEvent::Delivered { id, to }) => {
                     tracing::info!(%id, %to, "queued message delivered");
                 }
@@ -901,13 +978,20 @@ fn stop_signal() -> Result<impl Future<Output = ()>, CliError> {
     })
 }
 
+/// What `send` and `send-file` deliver.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Text(&'a str),
+    File(&'a Path),
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn send(
     dir: &Path,
     bootstrap: Vec<Multiaddr>,
     timeout: u64,
     did: &str,
-    text: &str,
+    payload: Payload<'_>,
     json: bool,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
@@ -935,18 +1019,59 @@ async fn send(
         .map_err(|_| {
             CliError::with_code(format!("could not join the network within {timeout} s"), 2)
         })??;
-    let remaining = limit.saturating_sub(start.elapsed());
-    let result = node
-        .send_with_timeout(
-            &to,
-            text.as_bytes(),
-            remaining.max(Duration::from_millis(1)),
-        )
-        .await;
+    let remaining = limit
+        .saturating_sub(start.elapsed())
+        .max(Duration::from_millis(1));
+    let result = deliver(&node, &to, payload, remaining, json, out).await;
     node.shutdown().await;
-    match result {
-        Ok(id) => delivered(id, &to, json, out),
-        Err(error) => Err(not_delivered(error, &to, timeout)),
+    result
+}
+
+/// Sends `payload` to `to` from `node`, waiting at most `limit` for the receipt (for a file:
+/// for each acknowledgement), and prints the outcome.
+async fn deliver(
+    node: &node::Node,
+    to: &str,
+    payload: Payload<'_>,
+    limit: Duration,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    match payload {
+        Payload::Text(text) => match node.send_with_timeout(to, text.as_bytes(), limit).await {
+            Ok(id) => delivered(id, to, json, out),
+            Err(error) => Err(not_delivered(error, to, limit.as_secs())),
+        },
+        Payload::File(path) => match node.send_file_with_timeout(to, path, limit).await {
+            Ok(receipt) => {
+                let hash = talos_crypto::hash::to_hex(&receipt.hash);
+                if json {
+                    let mut doc = Map::new();
+                    doc.insert("id".into(), Value::from(receipt.id.to_string()));
+                    doc.insert("to".into(), Value::from(to));
+                    doc.insert(
+                        "size".into(),
+                        Number::try_from(receipt.size).map_or(Value::Null, Value::Number),
+                    );
+                    doc.insert("blake3".into(), Value::from(hash));
+                    doc.insert("status".into(), Value::from("delivered"));
+                    write_json(out, &Value::Object(doc))
+                } else {
+                    write_line(
+                        out,
+                        &format!(
+                            "delivered {} ({} bytes, blake3 {hash}) to {to}",
+                            path.display(),
+                            receipt.size
+                        ),
+                    )
+                }
+            }
+            Err(error) => Err(CliError::new(format!(
+                "{} not delivered to {to}: {error}",
+                path.display()
+            ))),
+        },
     }
 }
 
