@@ -17,7 +17,8 @@
 //!    messenger holds [`SESSIONS`] sessions (each started with X3DH and one message), divided
 //!    by their number.
 //!
-//! Run: `cargo run --release -p talos-benches --bin node` (about a minute).
+//! Run: `cargo bench -p talos-node --bench node` (about a minute; not a criterion benchmark:
+//! these are network round trips, reported as medians and percentiles).
 
 // Benchmark code, not library code: a failed step should stop the run loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
