@@ -536,16 +536,7 @@ impl Network {
     /// [`NetError::BadAddress`] if no address parses, [`NetError::Dial`] if none answers.
     pub async fn connect(&self, record: &DiscoveryRecord) -> Result<PeerId, NetError> {
         let peer = peer_id_of(&record.did()).ok_or(NetError::NotEd25519)?;
-        let addrs: Vec<Multiaddr> = record
-            .fields()
-            .addresses
-            .iter()
-            .filter_map(|a| a.parse::<Multiaddr>().ok())
-            .map(|a| match a.iter().last() {
-                Some(Protocol::P2p(_)) => a,
-                _ => a.with(Protocol::P2p(peer)),
-            })
-            .collect();
+        let addrs = record_addrs(record, peer);
         if addrs.is_empty() {
             return Err(NetError::BadAddress(
                 "no usable address in the record".into(),
@@ -738,6 +729,21 @@ impl Network {
 fn keypair_of(key: &SigningKey) -> Result<Keypair, NetError> {
     let mut seed = key.to_seed();
     Keypair::ed25519_from_bytes(&mut seed[..]).map_err(|e| NetError::Setup(e.to_string()))
+}
+
+/// The addresses a discovery record lists that parse, each ending in `/p2p/` of `peer`.
+#[must_use]
+pub fn record_addrs(record: &DiscoveryRecord, peer: PeerId) -> Vec<Multiaddr> {
+    record
+        .fields()
+        .addresses
+        .iter()
+        .filter_map(|a| a.parse::<Multiaddr>().ok())
+        .map(|a| match a.iter().last() {
+            Some(Protocol::P2p(_)) => a,
+            _ => a.with(Protocol::P2p(peer)),
+        })
+        .collect()
 }
 
 /// The `PeerId` of an Ed25519 `did:key`: derived from the public key alone, no lookup.

@@ -53,7 +53,7 @@ use crate::files::{self, FileError, FileReceipt, Inbox, Received};
 use crate::identity::{Identity, IdentityError, Protection};
 use crate::mcp::PeerLink;
 use crate::messenger::{self, Inbound, Messenger, MessengerError, StreamFrame, StreamPart};
-use crate::net::{self, InboundRequest, Lane, NetError, Network};
+use crate::net::{self, InboundRequest, Lane, NetError, Network, record_addrs};
 use crate::store::{Batch, Direction, HistoryEntry, Ledger, Queued, Status, Store, StoreError};
 
 pub use talos_wire::MessageId;
@@ -1962,20 +1962,6 @@ async fn retry_loop(shared: Arc<Shared>) {
     {
         attempts.shutdown().await;
     }
-}
-
-/// The record's addresses, each with `/p2p/<peer>`.
-fn record_addrs(record: &DiscoveryRecord, peer: PeerId) -> Vec<Multiaddr> {
-    record
-        .fields()
-        .addresses
-        .iter()
-        .filter_map(|a| a.parse::<Multiaddr>().ok())
-        .map(|a| match a.iter().last() {
-            Some(Protocol::P2p(_)) => a,
-            _ => a.with(Protocol::P2p(peer)),
-        })
-        .collect()
 }
 
 fn tagged(tag: u8, value: &[u8]) -> Vec<u8> {

@@ -573,29 +573,15 @@ pub(crate) async fn on_node(
             timeout, did, text, ..
         } => {
             let limit = Duration::from_secs(timeout.max(1));
-            deliver(
-                node,
-                &canonical_did(&did)?,
-                Payload::Text(&text),
-                limit,
-                json,
-                out,
-            )
-            .await
+            let to = canonical_did(&did)?;
+            deliver(node, &to, Payload::Text(&text), limit, json, out).await
         }
         Command::SendFile {
             timeout, did, path, ..
         } => {
             let limit = Duration::from_secs(timeout.max(1));
-            deliver(
-                node,
-                &canonical_did(&did)?,
-                Payload::File(&path),
-                limit,
-                json,
-                out,
-            )
-            .await
+            let to = canonical_did(&did)?;
+            deliver(node, &to, Payload::File(&path), limit, json, out).await
         }
         command @ (Command::Id
         | Command::Peers
