@@ -44,6 +44,7 @@ use libp2p::{Multiaddr, PeerId};
 use talos_crypto::{ChaCha20Rng, SeedableRng, SigningKey, Timestamp, Zeroizing};
 use talos_did::DidKey;
 use talos_did::record::{DiscoveryRecord, RecordFields};
+use talos_mcp::acl::rate::{RateConfig, RateLimit, RateLimiter};
 use talos_ratchet::PrekeyStore;
 use talos_ratchet::prekeys::PrekeyBundle;
 use tokio::sync::{Notify, broadcast, watch};
@@ -106,6 +107,11 @@ pub struct NodeConfig {
     pub publish: bool,
     /// The network's configuration (request and DHT timeouts, limits, record policy).
     pub network: net::Config,
+    /// Per-peer limits on inbound messages (talos-acl's rate limiter, keyed by the peer's
+    /// authenticated DID), checked before anything is decrypted or verified: a message over
+    /// the limit is dropped unanswered, and its sender retries it later. Default 10 000
+    /// messages/s per peer, bursts of 10 000, no byte budget.
+    pub inbound_rate: RateConfig,
 }
 
 impl Default for NodeConfig {
@@ -119,6 +125,14 @@ impl Default for NodeConfig {
             record_lifetime: Duration::from_secs(3600),
             publish: true,
             network: net::Config::default(),
+            inbound_rate: RateConfig {
+                peer_limit: RateLimit {
+                    requests_per_second: 10_000,
+                    burst: 10_000,
+                    bytes_per_day: None,
+                },
+                ..RateConfig::default()
+            },
         }
     }
 }
@@ -528,6 +542,7 @@ impl NodeBuilder {
             store.dir(),
             &network.peer_id().to_string(),
         ));
+        let inbound_rate = Mutex::new(RateLimiter::new(config.inbound_rate));
         let shared = Arc::new(Shared {
             did: did.clone(),
             identity,
@@ -545,6 +560,7 @@ impl NodeBuilder {
             mcp_pumps: Mutex::new(JoinSet::new()),
             ledger: Mutex::new(None),
             files: inbox,
+            inbound_rate,
         });
         if !bootstrap.is_empty()
             && let Err(error) = shared.net.bootstrap(&bootstrap).await
@@ -625,6 +641,8 @@ struct Shared {
     ledger: Mutex<Option<Ledger>>,
     /// Files being received.
     files: Inbox,
+    /// Limits inbound messages per peer ([`NodeConfig::inbound_rate`]).
+    inbound_rate: Mutex<RateLimiter>,
 }
 
 /// MCP tunnel packets by peer: the link of each peer with one, and where links for peers that
@@ -1186,6 +1204,19 @@ impl Shared {
     /// Handles one inbound request: a message is persisted, then its receipt sent back.
     fn handle_inbound(&self, request: InboundRequest) {
         let now = now();
+        let peer = net::did_of(&request.peer())
+            .map_or_else(|| request.peer().to_string(), |did| did.to_string());
+        let cost = u64::try_from(request.bytes().len()).unwrap_or(u64::MAX);
+        let allowed = self
+            .inbound_rate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .check(&peer, None, cost, now)
+            .is_allowed();
+        if !allowed {
+            tracing::debug!(%peer, "inbound message over the peer's rate limit: dropped");
+            return;
+        }
         let mut core = self.core();
         let Core { messenger, rng } = &mut *core;
         let prekeys_before = messenger.prekeys().one_time_prekey_count();
