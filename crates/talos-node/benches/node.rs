@@ -157,15 +157,7 @@ async fn mcp_round_trip(tmp: &std::path::Path) -> (Duration, Duration) {
 
     let server = start(&tmp.join("mcp-s"), Vec::new()).await;
     let client = start(&tmp.join("mcp-c"), server.listen_addrs().await.unwrap()).await;
-    let now = Timestamp::from_millis(
-        u64::try_from(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis(),
-        )
-        .unwrap(),
-    );
+    let now = talos_node::now();
     let fields = TokenFields::new(
         server.did(),
         client.did(),

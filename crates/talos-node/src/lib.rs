@@ -21,3 +21,13 @@ pub mod mcp;
 pub mod metrics;
 // File transfer: chunked, verified, resumable; the receiving side's partial files.
 pub mod files;
+
+/// The wall clock as the Sans-IO crates take it: milliseconds since the Unix epoch (0 for a
+/// clock set before 1970). The node is the one place that reads it.
+#[must_use]
+pub fn now() -> talos_crypto::Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    talos_crypto::Timestamp::from_millis(ms)
+}

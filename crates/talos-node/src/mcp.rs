@@ -39,6 +39,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{mpsc, watch};
 
 use crate::node::{Node, NodeError};
+use crate::now;
 
 /// Why an MCP tunnel stopped.
 #[derive(Debug, thiserror::Error)]
@@ -336,13 +337,6 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 fn instant_of(at: Timestamp) -> tokio::time::Instant {
     let wait = at.duration_since(now()).unwrap_or_default();
     tokio::time::Instant::now() + wait
-}
-
-fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Timestamp::from_millis(ms)
 }
 
 /// Reads newline-terminated lines of at most [`MAX_LINE_BYTES`] (see the module docs).

@@ -418,25 +418,13 @@ impl Messenger {
         now: Timestamp,
         rng: &mut impl CryptoRng,
     ) -> Result<Inbound, MessengerError> {
-        let unverified = Envelope::decode(wire, &self.limits, now)?;
-        let from = unverified.fields().sender.clone();
-        let envelope = unverified.verify(&key_of(&from)?)?;
+        let (envelope, from) = self.accept(wire, now)?;
         let fields = envelope.fields();
-        match &fields.recipient {
-            Recipient::Did(did) if *did == self.did => {}
-            Recipient::Did(did) => return Err(MessengerError::NotForUs(did.clone())),
-            _ => return Err(MessengerError::NotForUs("*".into())),
-        }
         match fields.kind {
-            EnvelopeType::Ack => {
-                let bytes: [u8; 16] =
-                    fields.content.as_slice().try_into().map_err(|_| {
-                        MessengerError::Content("a receipt holds a message id".into())
-                    })?;
-                let id = MessageId::from_bytes(bytes)
-                    .map_err(|e| MessengerError::Content(e.to_string()))?;
-                Ok(Inbound::Receipt { id, from })
-            }
+            EnvelopeType::Ack => Ok(Inbound::Receipt {
+                id: receipt_id(&fields.content)?,
+                from,
+            }),
             EnvelopeType::Ratchet => {
                 let id = fields.id;
                 let seen = (from.clone(), *id.as_bytes());
@@ -511,26 +499,28 @@ impl Messenger {
     /// # Errors
     /// [`MessengerError`]; [`MessengerError::Content`] for an envelope that is not a receipt.
     pub fn open_receipt(&self, wire: &[u8], now: Timestamp) -> Result<Inbound, MessengerError> {
-        let unverified = Envelope::decode(wire, &self.limits, now)?;
-        let from = unverified.fields().sender.clone();
-        let envelope = unverified.verify(&key_of(&from)?)?;
+        let (envelope, from) = self.accept(wire, now)?;
         let fields = envelope.fields();
-        match &fields.recipient {
-            Recipient::Did(did) if *did == self.did => {}
-            Recipient::Did(did) => return Err(MessengerError::NotForUs(did.clone())),
-            _ => return Err(MessengerError::NotForUs("*".into())),
-        }
         if fields.kind != EnvelopeType::Ack {
             return Err(MessengerError::Content("not a receipt".into()));
         }
-        let bytes: [u8; 16] = fields
-            .content
-            .as_slice()
-            .try_into()
-            .map_err(|_| MessengerError::Content("a receipt holds a message id".into()))?;
-        let id =
-            MessageId::from_bytes(bytes).map_err(|e| MessengerError::Content(e.to_string()))?;
-        Ok(Inbound::Receipt { id, from })
+        Ok(Inbound::Receipt {
+            id: receipt_id(&fields.content)?,
+            from,
+        })
+    }
+
+    /// Decodes `wire`, verifies it under its sender's key and checks that it is addressed to
+    /// this messenger; returns it with the sender's DID.
+    fn accept(&self, wire: &[u8], now: Timestamp) -> Result<(Envelope, String), MessengerError> {
+        let unverified = Envelope::decode(wire, &self.limits, now)?;
+        let from = unverified.fields().sender.clone();
+        let envelope = unverified.verify(&key_of(&from)?)?;
+        match &envelope.fields().recipient {
+            Recipient::Did(did) if *did == self.did => Ok((envelope, from)),
+            Recipient::Did(did) => Err(MessengerError::NotForUs(did.clone())),
+            _ => Err(MessengerError::NotForUs("*".into())),
+        }
     }
 
     fn decrypt(
@@ -700,6 +690,14 @@ fn take<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], MessengerError> {
     let (value, tail) = tail.split_at_checked(len).ok_or_else(truncated)?;
     *rest = tail;
     Ok(value)
+}
+
+/// The message id a receipt's content holds.
+fn receipt_id(content: &[u8]) -> Result<MessageId, MessengerError> {
+    let bytes: [u8; 16] = content
+        .try_into()
+        .map_err(|_| MessengerError::Content("a receipt holds a message id".into()))?;
+    MessageId::from_bytes(bytes).map_err(|e| MessengerError::Content(e.to_string()))
 }
 
 fn tagged(tag: u8, value: &[u8]) -> Vec<u8> {

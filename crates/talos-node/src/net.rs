@@ -44,13 +44,12 @@ mod driver;
 mod records;
 
 use core::time::Duration;
-use std::time::SystemTime;
 
 use libp2p::identity::{Keypair, PublicKey};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::{Multiaddr, PeerId};
-use talos_crypto::{SigningKey, Timestamp, VerifyingKey};
+use talos_crypto::{SigningKey, VerifyingKey};
 use talos_did::DidKey;
 use talos_did::record::{DiscoveryRecord, Policy};
 use tokio::sync::{mpsc, oneshot};
@@ -772,12 +771,4 @@ pub fn did_of(peer: &PeerId) -> Option<DidKey> {
     VerifyingKey::from_bytes(&public.to_bytes())
         .ok()
         .map(DidKey::Ed25519)
-}
-
-/// The wall clock as a [`Timestamp`] (the epoch if the clock is before it).
-fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Timestamp::from_millis(ms)
 }

@@ -37,7 +37,6 @@ use core::time::Duration;
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
 
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
@@ -55,6 +54,7 @@ use crate::identity::{Identity, IdentityError, Protection};
 use crate::mcp::PeerLink;
 use crate::messenger::{self, Inbound, Messenger, MessengerError, StreamFrame, StreamPart};
 use crate::net::{self, InboundRequest, Lane, NetError, Network, record_addrs};
+use crate::now;
 use crate::store::{Batch, Direction, HistoryEntry, Ledger, Queued, Status, Store, StoreError};
 
 pub use talos_wire::MessageId;
@@ -2012,14 +2012,6 @@ fn os_rng() -> ChaCha20Rng {
         std::process::abort();
     }
     ChaCha20Rng::from_seed(*seed)
-}
-
-/// The wall clock as a [`Timestamp`] (the epoch if the clock is before it).
-fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Timestamp::from_millis(ms)
 }
 
 fn now_plus(delay: Duration) -> Timestamp {

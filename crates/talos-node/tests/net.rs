@@ -3,7 +3,7 @@
 //! the codec's size limit, gossipsub checkpoints.
 
 use core::time::Duration;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use futures::StreamExt as _;
 use futures::io::Cursor;
@@ -20,6 +20,7 @@ use talos_node::net::{
     self, Event, Lane, MAX_MESSAGE_LEN, MAX_REQUEST_LEN, NetError, Network, RecordRefusal,
     WIRE_PROTOCOL, WireCodec,
 };
+use talos_node::now;
 use tokio::sync::mpsc;
 
 /// Every test finishes within this, or fails.
@@ -27,14 +28,6 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_seed(&[seed; 32])
-}
-
-fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    Timestamp::from_millis(u64::try_from(ms).unwrap())
 }
 
 /// A discovery record of `key` listing `addresses`, valid for an hour.

@@ -12,6 +12,7 @@ use talos_did::record::{DiscoveryRecord, Prekeys, RecordFields, SignedPrekey};
 use talos_node::identity::Protection;
 use talos_node::net;
 use talos_node::node::{Node, NodeBuilder, NodeConfig, NodeError, NodeEvent, init_identity};
+use talos_node::now;
 use talos_node::store::{Direction, Status, Store};
 use tokio::sync::broadcast;
 
@@ -44,14 +45,6 @@ async fn received(events: &mut broadcast::Receiver<NodeEvent>, from: &str, body:
             _ => {}
         }
     }
-}
-
-fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
-    Timestamp::from_millis(u64::try_from(ms).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

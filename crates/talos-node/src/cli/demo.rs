@@ -22,7 +22,8 @@ use talos_node::node::{Node, NodeBuilder, NodeConfig, NodeEvent};
 use talos_node::store::Store;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 
-use super::{CliError, ledger, now};
+use super::{CliError, ledger};
+use talos_node::now;
 
 /// The whole demo must finish within this.
 const LIMIT: Duration = Duration::from_secs(120);

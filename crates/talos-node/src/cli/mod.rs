@@ -19,22 +19,22 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use libp2p::Multiaddr;
 use talos_crypto::json::{Map, Number, Value};
 use talos_crypto::key_file::KdfParams;
-use talos_crypto::{KeyFile, SigningKey, Timestamp, Zeroizing};
+use talos_crypto::{KeyFile, SigningKey, Zeroizing};
 use talos_did::Did;
 use talos_mcp::acl::rate::RateConfig;
 use talos_mcp::acl::token::CapabilityToken;
 use talos_node::identity::{self, Identity, Protection};
 use talos_node::mcp::{self, ServerProcess};
 use talos_node::metrics::Metrics;
-use talos_node::net;
 use talos_node::node::{self, NodeBuilder, NodeConfig, NodeError, NodeEvent};
 use talos_node::store::{Direction, HistoryEntry, Status, Store, StoreError};
+use talos_node::{net, now};
 
 /// The environment variable that names the data directory.
 pub(crate) const HOME_ENV: &str = "TALOS_HOME";
@@ -88,16 +88,8 @@ pub(crate) enum Command {
         /// Addresses to listen on, e.g. /ip4/0.0.0.0/tcp/4001.
         #[arg(long = "listen", value_name = "MULTIADDR", required = true, num_args = 1..)]
         listen: Vec<Multiaddr>,
-        /// Peers to join the network through (ending in /p2p/PEER_ID).
-        #[arg(long, value_name = "MULTIADDR")]
-        bootstrap: Vec<Multiaddr>,
-        /// Write the first listen address, with /p2p/PEER_ID, to FILE once listening.
-        #[arg(long, value_name = "FILE")]
-        port_file: Option<PathBuf>,
-        /// Serve /health/live, /health/ready and Prometheus /metrics on ADDR (e.g.
-        /// 127.0.0.1:9090).
-        #[arg(long, value_name = "ADDR")]
-        metrics: Option<SocketAddr>,
+        #[command(flatten)]
+        foreground: ForegroundArgs,
     },
     /// Send a text message and wait for the peer's signed receipt.
     Send {
@@ -157,15 +149,8 @@ pub(crate) enum Command {
         /// Addresses to listen on [default: /ip4/127.0.0.1/tcp/0].
         #[arg(long = "listen", value_name = "MULTIADDR", num_args = 1..)]
         listen: Vec<Multiaddr>,
-        /// Peers to join the network through (ending in /p2p/PEER_ID).
-        #[arg(long, value_name = "MULTIADDR")]
-        bootstrap: Vec<Multiaddr>,
-        /// Write the first listen address, with /p2p/PEER_ID, to FILE once listening.
-        #[arg(long, value_name = "FILE")]
-        port_file: Option<PathBuf>,
-        /// Serve /health/live, /health/ready and Prometheus /metrics on ADDR.
-        #[arg(long, value_name = "ADDR")]
-        metrics: Option<SocketAddr>,
+        #[command(flatten)]
+        foreground: ForegroundArgs,
     },
     /// Run a local network of three nodes in this process and print what they do: discovery,
     /// an X3DH session, messages, MCP calls allowed and denied, ledger proofs checked by a
@@ -186,6 +171,21 @@ pub(crate) enum Command {
         #[arg(long, value_name = "MULTIADDR")]
         bootstrap: Vec<Multiaddr>,
     },
+}
+
+/// The options of a node running in the foreground (`listen`, `mcp-serve`).
+#[derive(clap::Args, Debug)]
+pub(crate) struct ForegroundArgs {
+    /// Peers to join the network through (ending in /p2p/PEER_ID).
+    #[arg(long, value_name = "MULTIADDR")]
+    bootstrap: Vec<Multiaddr>,
+    /// Write the first listen address, with /p2p/PEER_ID, to FILE once listening.
+    #[arg(long, value_name = "FILE")]
+    port_file: Option<PathBuf>,
+    /// Serve /health/live, /health/ready and Prometheus /metrics on ADDR (e.g.
+    /// 127.0.0.1:9090).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
 }
 
 /// A command's failure: what to print on stderr, and the exit code.
@@ -287,13 +287,8 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             name,
             no_passphrase,
         } => init(&dir, name.as_deref(), no_passphrase, json, out),
-        Command::Listen {
-            listen,
-            bootstrap,
-            port_file,
-            metrics,
-        } => {
-            let serving = Foreground::start(&dir, listen, bootstrap, port_file, metrics).await?;
+        Command::Listen { listen, foreground } => {
+            let serving = Foreground::start(&dir, listen, foreground).await?;
             run_listen(serving, json, out).await
         }
         Command::Send {
@@ -334,14 +329,12 @@ async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             allow_peer,
             command,
             mut listen,
-            bootstrap,
-            port_file,
-            metrics,
+            foreground,
         } => {
             if listen.is_empty() {
                 listen.push(default_listen()?);
             }
-            let serving = Foreground::start(&dir, listen, bootstrap, port_file, metrics).await?;
+            let serving = Foreground::start(&dir, listen, foreground).await?;
             mcp_serve(serving, &allow_peer, &command).await
         }
         Command::McpConnect {
@@ -852,10 +845,13 @@ impl Foreground {
     async fn start(
         dir: &Path,
         listen: Vec<Multiaddr>,
-        bootstrap: Vec<Multiaddr>,
-        port_file: Option<PathBuf>,
-        metrics: Option<SocketAddr>,
+        args: ForegroundArgs,
     ) -> Result<Self, CliError> {
+        let ForegroundArgs {
+            bootstrap,
+            port_file,
+            metrics,
+        } = args;
         let node = build_node(dir, listen, bootstrap, NodeConfig::default()).await?;
         let addrs = node.listen_addrs().await?;
         for addr in &addrs {
@@ -1250,12 +1246,4 @@ fn write_bytes(out: &mut dyn Write, bytes: &[u8]) -> Result<(), CliError> {
     out.write_all(bytes)
         .and_then(|()| out.flush())
         .map_err(|e| CliError::new(format!("cannot write the output: {e}")))
-}
-
-/// The wall clock.
-fn now() -> Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    Timestamp::from_millis(ms)
 }

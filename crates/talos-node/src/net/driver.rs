@@ -29,8 +29,9 @@ use super::codec::WireCodec;
 use super::records::{self, RecordRefusal, record_key};
 use super::{
     CHECKPOINT_TOPIC, Config, Event, IDENTIFY_PROTOCOL_VERSION, InboundRequest, KAD_PROTOCOL,
-    LISTEN_TIMEOUT, Lane, MAX_CHECKPOINT_LEN, NetError, WIRE_PROTOCOL, now,
+    LISTEN_TIMEOUT, Lane, MAX_CHECKPOINT_LEN, NetError, WIRE_PROTOCOL,
 };
+use crate::now;
 
 /// Room for the gossipsub envelope (signature, key, topic, sequence number) around a
 /// checkpoint.
