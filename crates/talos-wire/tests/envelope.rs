@@ -169,3 +169,45 @@ fn ids_round_trip_and_carry_time() {
         assert_eq!(MessageId::from_bytes(*id.as_bytes()), Ok(id));
     }
 }
+
+#[test]
+fn a_batch_verifies_and_names_exactly_the_bad_envelopes() {
+    let limits = Limits::default();
+    let now = Timestamp::from_millis(NOW);
+    let other = SigningKey::from_seed(&[6; 32]);
+    let unverified = |content: u8, signer: &SigningKey| {
+        let fields = EnvelopeFields {
+            id: "019bb34e-0ae8-7000-8000-000000000001".parse().unwrap(),
+            kind: EnvelopeType::Text,
+            sender: "did:key:z6Mkx".into(),
+            recipient: Recipient::Broadcast,
+            timestamp: now,
+            content: vec![content; 64],
+            chunk: None,
+        };
+        let wire = Envelope::sign(fields, signer, &limits).unwrap().to_cbor();
+        Envelope::decode(&wire, &limits, now).unwrap()
+    };
+    let vk = key().verifying_key();
+    let good: Vec<_> = (0..8).map(|i| (unverified(i, &key()), vk)).collect();
+    let expected: Vec<_> = good.iter().map(|(u, _)| u.fields().clone()).collect();
+    let verified: Vec<_> = talos_wire::envelope::verify_batch(good.clone())
+        .into_iter()
+        .map(|r| r.unwrap().fields().clone())
+        .collect();
+    assert_eq!(verified, expected);
+
+    // One signed by another key, one checked against another key: exactly those two fail.
+    let mut mixed = good;
+    mixed[2] = (unverified(2, &other), vk);
+    mixed[5].1 = other.verifying_key();
+    let results = talos_wire::envelope::verify_batch(mixed);
+    let failed: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r, Err(EnvelopeError::BadSignature)))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(failed, vec![2, 5]);
+    assert!(talos_wire::envelope::verify_batch(Vec::new()).is_empty());
+}
