@@ -36,9 +36,9 @@ use talos_ratchet::PrekeyStore;
 /// Fresh pairs timed for the cold first message.
 const COLD_RUNS: usize = 7;
 /// Messages timed for the throughput.
-const MESSAGES: usize = 4_000;
+const MESSAGES: usize = 20_000;
 /// Sends in flight.
-const WINDOW: usize = 64;
+const WINDOW: usize = 1024;
 /// MCP calls timed.
 const MCP_CALLS: usize = 2_000;
 /// Sessions held for the memory measurement.

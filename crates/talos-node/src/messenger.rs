@@ -10,7 +10,14 @@
 //! Wire: a talos-wire [`Envelope`] in deterministic CBOR, signed by the sender's identity key
 //! (its DID), whose content is one tag byte and a talos-ratchet value in CBOR: `1` an
 //! [`InitialMessage`] (until the peer has answered), `2` a ratchet [`Message`]. A receipt is an
-//! `ACK` envelope whose content is the 16 bytes of the message id it acknowledges.
+//! `ACK` envelope whose content is the 16-byte ids of the messages it acknowledges (one, or
+//! all of a batch's).
+//!
+//! A **batch** ([`encode_batch`], [`Messenger::open_batch`]) carries up to [`MAX_BATCH`]
+//! message envelopes from one sender in one delivery, each still signed and encrypted as
+//! above, and is answered by one receipt for all of them: one signature and, at the receiver,
+//! one commit per batch instead of per message. Wire: for each envelope, its length (4 bytes,
+//! big-endian) and its bytes.
 //!
 //! The node persists [`Messenger::peer_snapshot`] (and the prekey store's snapshot) before it
 //! sends a message or acknowledges one, so that a crash loses nothing acknowledged.
@@ -31,6 +38,9 @@ const RATCHET: u8 = 2;
 
 /// How many received message ids are remembered to recognise duplicates.
 pub const MAX_REMEMBERED: usize = 65_536;
+
+/// The most envelopes in one batch (and ids in one receipt).
+pub const MAX_BATCH: usize = 256;
 
 /// Why a message could not be sealed or opened.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +127,36 @@ pub enum Inbound {
     },
 }
 
+/// What [`Messenger::open_batch`] found: send `receipt` back to `from` after persisting
+/// the messages and the peer's session.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct OpenedBatch {
+    /// The sender's DID.
+    pub from: String,
+    /// The new messages, in batch order.
+    pub received: Vec<Received>,
+    /// Ids of messages already received (acknowledged again, not delivered again).
+    pub duplicates: Vec<MessageId>,
+    /// The envelopes refused, by their index in the batch, and why. They are not in the
+    /// receipt: the sender delivers them again on its own.
+    pub refused: Vec<(usize, MessengerError)>,
+    /// The signed receipt for `received` and `duplicates`.
+    pub receipt: Vec<u8>,
+}
+
+/// A new message of a batch.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Received {
+    /// Its id.
+    pub id: MessageId,
+    /// When the sender sent it.
+    pub sent: Timestamp,
+    /// The body.
+    pub body: Zeroizing<Vec<u8>>,
+}
+
 /// A frame of a file stream to seal ([`Messenger::seal_stream`]).
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
@@ -166,6 +206,8 @@ impl core::fmt::Debug for StreamPart {
 
 /// The state kept per peer.
 struct Peer {
+    /// The peer's identity key (from its DID, parsed once).
+    key: VerifyingKey,
     session: Session,
     /// Our X3DH header, sent with every message until the peer has answered.
     initial: Option<InitialHeader>,
@@ -368,6 +410,7 @@ impl Messenger {
         self.peers.insert(
             to.to_owned(),
             Peer {
+                key,
                 session,
                 initial: Some(header),
                 theirs: None,
@@ -493,21 +536,164 @@ impl Messenger {
     }
 
     /// Opens bytes that can only be a receipt (the response to a message this messenger
-    /// sent): anything else is refused without touching any session, so a peer cannot make the
-    /// sender decrypt (and advance its session with) a message it never asked for.
+    /// sent): anything else is refused without decrypting anything, so a peer cannot make the
+    /// sender decrypt (and advance its session with) a message it never asked for. A receipt
+    /// proves the peer holds the session: the session-start header stops going out with
+    /// later messages.
+    ///
+    /// # Errors
+    /// [`MessengerError`]; [`MessengerError::Content`] for an envelope that is not a receipt
+    /// for one message.
+    pub fn open_receipt(&mut self, wire: &[u8], now: Timestamp) -> Result<Inbound, MessengerError> {
+        let (from, ids) = self.open_receipts(wire, now)?;
+        match ids.as_slice() {
+            [id] => Ok(Inbound::Receipt { id: *id, from }),
+            _ => Err(MessengerError::Content(
+                "a message's receipt holds one message id".into(),
+            )),
+        }
+    }
+
+    /// Opens a batch of message envelopes ([`decode_batch`]) that `from` delivered (the DID
+    /// its connection authenticated): each one that is a message from `from`, addressed to
+    /// us, is opened as [`Messenger::open`] would open it alone; the others are refused. One
+    /// receipt covers the new messages and the duplicates.
+    ///
+    /// # Errors
+    /// The first envelope's error if none could be opened; refusals change no state.
+    pub fn open_batch(
+        &mut self,
+        from: &str,
+        envelopes: &[&[u8]],
+        now: Timestamp,
+        rng: &mut impl CryptoRng,
+    ) -> Result<OpenedBatch, MessengerError> {
+        let mut received = Vec::with_capacity(envelopes.len());
+        let mut duplicates = Vec::new();
+        let mut refused = Vec::new();
+        // Decoded and checked one by one, their signatures verified all at once.
+        let mut decoded = Vec::with_capacity(envelopes.len());
+        let mut indices = Vec::with_capacity(envelopes.len());
+        for (index, wire) in envelopes.iter().enumerate() {
+            match self.decode_from(from, wire, now) {
+                Ok(unverified) => {
+                    decoded.push(unverified);
+                    indices.push(index);
+                }
+                Err(error) => refused.push((index, error)),
+            }
+        }
+        let key = self.key_of(from)?;
+        let verified = talos_wire::envelope::verify_batch(
+            decoded
+                .into_iter()
+                .map(|envelope| (envelope, key))
+                .collect(),
+        );
+        for (index, envelope) in indices.into_iter().zip(verified) {
+            match envelope
+                .map_err(MessengerError::from)
+                .and_then(|envelope| self.open_batched(from, &envelope))
+            {
+                Ok(Ok(message)) => received.push(message),
+                Ok(Err(duplicate)) => duplicates.push(duplicate),
+                Err(error) => refused.push((index, error)),
+            }
+        }
+        refused.sort_by_key(|(index, _)| *index);
+        let ids: Vec<u8> = received
+            .iter()
+            .map(|m| m.id)
+            .chain(duplicates.iter().copied())
+            .flat_map(|id| *id.as_bytes())
+            .collect();
+        if ids.is_empty() {
+            return Err(refused.into_iter().next().map_or_else(
+                || MessengerError::Content("an empty batch".into()),
+                |(_, error)| error,
+            ));
+        }
+        let receipt = self.envelope(
+            MessageId::generate(now, rng),
+            EnvelopeType::Ack,
+            from,
+            ids,
+            now,
+        )?;
+        Ok(OpenedBatch {
+            from: from.to_owned(),
+            received,
+            duplicates,
+            refused,
+            receipt,
+        })
+    }
+
+    /// Decodes an envelope of a batch from `from` and checks it is a message from `from` to
+    /// us; its signature is not verified yet.
+    fn decode_from(
+        &self,
+        from: &str,
+        wire: &[u8],
+        now: Timestamp,
+    ) -> Result<talos_wire::envelope::Unverified, MessengerError> {
+        let unverified = Envelope::decode(wire, &self.limits, now)?;
+        let fields = unverified.fields();
+        if fields.sender != from {
+            return Err(MessengerError::Content(format!(
+                "a batch from {from} holds an envelope from {}",
+                fields.sender
+            )));
+        }
+        self.check_recipient(&fields.recipient)?;
+        if fields.kind != EnvelopeType::Ratchet {
+            return Err(MessengerError::Content(
+                "a batch holds messages only".into(),
+            ));
+        }
+        Ok(unverified)
+    }
+
+    /// A verified message of a batch from `from`: a new message, or the id of a duplicate.
+    fn open_batched(
+        &mut self,
+        from: &str,
+        envelope: &Envelope,
+    ) -> Result<Result<Received, MessageId>, MessengerError> {
+        let fields = envelope.fields();
+        let seen = (from.to_owned(), *fields.id.as_bytes());
+        if self.seen.contains(&seen) {
+            return Ok(Err(fields.id));
+        }
+        let body = self.decrypt(from, &fields.content)?;
+        self.remember(seen);
+        Ok(Ok(Received {
+            id: fields.id,
+            sent: fields.timestamp,
+            body,
+        }))
+    }
+
+    /// Opens bytes that can only be a receipt, for one message or a batch: returns who
+    /// signed it and the ids it acknowledges. As [`Messenger::open_receipt`].
     ///
     /// # Errors
     /// [`MessengerError`]; [`MessengerError::Content`] for an envelope that is not a receipt.
-    pub fn open_receipt(&self, wire: &[u8], now: Timestamp) -> Result<Inbound, MessengerError> {
+    pub fn open_receipts(
+        &mut self,
+        wire: &[u8],
+        now: Timestamp,
+    ) -> Result<(String, Vec<MessageId>), MessengerError> {
         let (envelope, from) = self.accept(wire, now)?;
         let fields = envelope.fields();
         if fields.kind != EnvelopeType::Ack {
             return Err(MessengerError::Content("not a receipt".into()));
         }
-        Ok(Inbound::Receipt {
-            id: receipt_id(&fields.content)?,
-            from,
-        })
+        let ids = receipt_ids(&fields.content)?;
+        if let Some(peer) = self.peers.get_mut(&from) {
+            peer.initial = None;
+        }
+        Ok((from, ids))
     }
 
     /// Decodes `wire`, verifies it under its sender's key and checks that it is addressed to
@@ -515,12 +701,25 @@ impl Messenger {
     fn accept(&self, wire: &[u8], now: Timestamp) -> Result<(Envelope, String), MessengerError> {
         let unverified = Envelope::decode(wire, &self.limits, now)?;
         let from = unverified.fields().sender.clone();
-        let envelope = unverified.verify(&key_of(&from)?)?;
-        match &envelope.fields().recipient {
-            Recipient::Did(did) if *did == self.did => Ok((envelope, from)),
+        let envelope = unverified.verify(&self.key_of(&from)?)?;
+        self.check_recipient(&envelope.fields().recipient)?;
+        Ok((envelope, from))
+    }
+
+    /// Whether an envelope is addressed to this messenger.
+    fn check_recipient(&self, recipient: &Recipient) -> Result<(), MessengerError> {
+        match recipient {
+            Recipient::Did(did) if *did == self.did => Ok(()),
             Recipient::Did(did) => Err(MessengerError::NotForUs(did.clone())),
             _ => Err(MessengerError::NotForUs("*".into())),
         }
+    }
+
+    /// The identity key of `did`: a peer's, kept with its session, or parsed from the DID.
+    fn key_of(&self, did: &str) -> Result<VerifyingKey, MessengerError> {
+        self.peers
+            .get(did)
+            .map_or_else(|| key_of(did), |peer| Ok(peer.key))
     }
 
     fn decrypt(
@@ -535,7 +734,7 @@ impl Messenger {
             INITIAL => {
                 let initial = InitialMessage::from_cbor(value)
                     .map_err(|e| MessengerError::Content(e.to_string()))?;
-                if initial.header.identity_key != key_of(from)? {
+                if initial.header.identity_key != self.key_of(from)? {
                     return Err(MessengerError::Content(
                         "the session start is not the sender's".into(),
                     ));
@@ -550,6 +749,7 @@ impl Messenger {
                 self.peers.insert(
                     from.to_owned(),
                     Peer {
+                        key: initial.header.identity_key,
                         session,
                         initial: None,
                         theirs: Some(initial.header),
@@ -673,6 +873,7 @@ impl Messenger {
         self.peers.insert(
             did.to_owned(),
             Peer {
+                key: key_of(did)?,
                 session: Session::restore(&session),
                 initial,
                 theirs,
@@ -692,12 +893,68 @@ fn take<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], MessengerError> {
     Ok(value)
 }
 
-/// The message id a receipt's content holds.
+/// The message id a single message's receipt holds.
 fn receipt_id(content: &[u8]) -> Result<MessageId, MessengerError> {
-    let bytes: [u8; 16] = content
-        .try_into()
-        .map_err(|_| MessengerError::Content("a receipt holds a message id".into()))?;
-    MessageId::from_bytes(bytes).map_err(|e| MessengerError::Content(e.to_string()))
+    match receipt_ids(content)?.as_slice() {
+        [id] => Ok(*id),
+        _ => Err(MessengerError::Content(
+            "a message's receipt holds one message id".into(),
+        )),
+    }
+}
+
+/// The message ids a receipt's content holds: 1 to [`MAX_BATCH`] ids of 16 bytes.
+fn receipt_ids(content: &[u8]) -> Result<Vec<MessageId>, MessengerError> {
+    let (ids, rest) = content.as_chunks::<16>();
+    if !rest.is_empty() || ids.is_empty() || ids.len() > MAX_BATCH {
+        return Err(MessengerError::Content(
+            "a receipt holds 1 to 256 message ids".into(),
+        ));
+    }
+    ids.iter()
+        .map(|id| MessageId::from_bytes(*id).map_err(|e| MessengerError::Content(e.to_string())))
+        .collect()
+}
+
+/// Encodes envelopes as a batch ([`Messenger::open_batch`]): each one's length (4 bytes,
+/// big-endian), then its bytes.
+#[must_use]
+pub fn encode_batch(envelopes: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(envelopes.iter().map(|e| 4 + e.len()).sum());
+    for envelope in envelopes {
+        out.extend_from_slice(
+            &u32::try_from(envelope.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
+        out.extend_from_slice(envelope);
+    }
+    out
+}
+
+/// Splits a batch into its envelopes (not decoded yet).
+///
+/// # Errors
+/// [`MessengerError::Content`] for a truncated batch, an empty envelope, or no envelope or
+/// more than [`MAX_BATCH`].
+pub fn decode_batch(mut batch: &[u8]) -> Result<Vec<&[u8]>, MessengerError> {
+    let mut envelopes = Vec::new();
+    while !batch.is_empty() {
+        let envelope = take(&mut batch)
+            .ok()
+            .filter(|e| !e.is_empty())
+            .ok_or_else(|| MessengerError::Content("a truncated batch".into()))?;
+        if envelopes.len() == MAX_BATCH {
+            return Err(MessengerError::Content(
+                "a batch of more than 256 envelopes".into(),
+            ));
+        }
+        envelopes.push(envelope);
+    }
+    if envelopes.is_empty() {
+        return Err(MessengerError::Content("an empty batch".into()));
+    }
+    Ok(envelopes)
 }
 
 fn tagged(tag: u8, value: &[u8]) -> Vec<u8> {

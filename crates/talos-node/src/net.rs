@@ -299,6 +299,9 @@ pub enum Lane {
     Message = 1,
     /// Packets between the two ends of an MCP tunnel (talos-mcp packets).
     Mcp = 2,
+    /// Batches of message envelopes (`messenger::encode_batch`), answered by one receipt;
+    /// they arrive with [`Lane::Message`]'s requests.
+    Batch = 3,
 }
 
 impl Lane {
@@ -308,6 +311,7 @@ impl Lane {
         match byte {
             1 => Some(Self::Message),
             2 => Some(Self::Mcp),
+            3 => Some(Self::Batch),
             _ => None,
         }
     }
@@ -318,6 +322,7 @@ impl Lane {
 /// [`respond`](Self::respond), or drop it to refuse it.
 pub struct InboundRequest {
     peer: PeerId,
+    lane: Lane,
     bytes: Vec<u8>,
     reply: oneshot::Sender<Vec<u8>>,
 }
@@ -327,6 +332,12 @@ impl InboundRequest {
     #[must_use]
     pub fn peer(&self) -> PeerId {
         self.peer
+    }
+
+    /// The lane it came on.
+    #[must_use]
+    pub fn lane(&self) -> Lane {
+        self.lane
     }
 
     /// The request bytes.
@@ -362,6 +373,7 @@ impl core::fmt::Debug for InboundRequest {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("InboundRequest")
             .field("peer", &self.peer)
+            .field("lane", &self.lane)
             .field("len", &self.bytes.len())
             .finish_non_exhaustive()
     }
@@ -456,7 +468,8 @@ impl Network {
         self.events.take()
     }
 
-    /// The stream of inbound requests of [`Lane::Message`]; `Some` the first time only.
+    /// The stream of inbound requests of [`Lane::Message`] and [`Lane::Batch`]; `Some` the first
+    /// time only.
     /// Answer each with [`InboundRequest::respond`] within the request timeout.
     pub fn take_inbound(&mut self) -> Option<mpsc::Receiver<InboundRequest>> {
         self.inbound.take()

@@ -34,7 +34,7 @@
 
 use core::fmt;
 use core::time::Duration;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -46,7 +46,7 @@ use talos_did::record::{DiscoveryRecord, RecordFields};
 use talos_mcp::acl::rate::{RateConfig, RateLimit, RateLimiter};
 use talos_ratchet::PrekeyStore;
 use talos_ratchet::prekeys::PrekeyBundle;
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::files::{self, FileError, FileReceipt, Inbox, Received};
@@ -561,6 +561,7 @@ impl NodeBuilder {
             ledger: Mutex::new(None),
             files: inbox,
             inbound_rate,
+            outboxes: Mutex::new(HashMap::new()),
         });
         if !bootstrap.is_empty()
             && let Err(error) = shared.net.bootstrap(&bootstrap).await
@@ -643,14 +644,53 @@ struct Shared {
     files: Inbox,
     /// Limits inbound messages per peer ([`NodeConfig::inbound_rate`]).
     inbound_rate: Mutex<RateLimiter>,
+    /// Messages waiting to go out in a batch, by peer ([`outbox_loop`]).
+    outboxes: Mutex<HashMap<String, mpsc::UnboundedSender<Outgoing>>>,
+}
+
+/// The largest body sent in a batch; a larger one goes alone.
+const BATCHED_BODY_MAX: usize = 64 * 1024;
+
+/// The most body bytes in one batch (with [`messenger::MAX_BATCH`] envelopes' overhead, well
+/// under [`net::MAX_REQUEST_LEN`]).
+const BATCH_BYTES: usize = 512 * 1024;
+
+/// A message waiting in its peer's outbox.
+struct Outgoing {
+    /// Queued, not sealed yet.
+    queued: Queued,
+    /// Its history entry (with the body to seal).
+    entry: HistoryEntry,
+    done: oneshot::Sender<Outcome>,
+}
+
+/// Messages sealed and persisted ([`Shared::seal_batch`]), to deliver.
+struct SealedBatch {
+    /// Each message with its queue entry (the sealed envelope).
+    sealed: Vec<(Outgoing, Queued)>,
+    /// The envelopes, in order.
+    wires: Vec<Vec<u8>>,
+}
+
+/// Batches out to one peer at once: the next is sealed while one is delivered.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// How a batched first attempt went.
+enum Outcome {
+    /// Acknowledged and recorded.
+    Delivered,
+    /// Sealed and queued, not acknowledged: `send` goes on trying.
+    Sealed(Queued),
+    /// Not sealed (nothing was persisted): `send` takes the usual path.
+    NotSealed,
 }
 
 /// MCP tunnel packets by peer: the link of each peer with one, and where links for peers that
 /// start a session go ([`Node::mcp_accept`]).
 #[derive(Default)]
 struct McpRoutes {
-    links: BTreeMap<PeerId, tokio::sync::mpsc::Sender<Vec<u8>>>,
-    accept: Option<tokio::sync::mpsc::Sender<(String, PeerLink)>>,
+    links: BTreeMap<PeerId, mpsc::Sender<Vec<u8>>>,
+    accept: Option<mpsc::Sender<(String, PeerLink)>>,
 }
 
 /// How many chunks of a file are in flight at once.
@@ -889,12 +929,12 @@ impl Node {
     /// handed out here with its DID (its packets wait in the link). Drop a link to refuse the
     /// peer. `Some` the first time only; without a receiver, such packets are refused.
     #[must_use]
-    pub fn mcp_accept(&self) -> Option<tokio::sync::mpsc::Receiver<(String, PeerLink)>> {
+    pub fn mcp_accept(&self) -> Option<mpsc::Receiver<(String, PeerLink)>> {
         let mut routes = self.shared.mcp_routes();
         if routes.accept.is_some() {
             return None;
         }
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let (tx, rx) = mpsc::channel(64);
         routes.accept = Some(tx);
         Some(rx)
     }
@@ -994,6 +1034,12 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    fn outboxes(&self) -> MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<Outgoing>>> {
+        self.outboxes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn in_flight(&self) -> MutexGuard<'_, HashSet<MessageId>> {
         self.in_flight
             .lock()
@@ -1004,12 +1050,23 @@ impl Shared {
         *self.stopped.borrow()
     }
 
-    async fn send(&self, to: &str, body: &[u8], timeout: Duration) -> Result<MessageId, NodeError> {
-        let did: DidKey = to.parse().map_err(|_| NodeError::BadDid(to.to_owned()))?;
-        let to = did.to_string();
-        if did.ed25519().is_none() || to == self.did {
-            return Err(NodeError::BadDid(to));
-        }
+    async fn send(
+        self: &Arc<Self>,
+        to: &str,
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<MessageId, NodeError> {
+        // A peer with a session has a DID known good (and parsing one is not free).
+        let to = if self.core().messenger.has_session(to) {
+            to.to_owned()
+        } else {
+            let did: DidKey = to.parse().map_err(|_| NodeError::BadDid(to.to_owned()))?;
+            let to = did.to_string();
+            if did.ed25519().is_none() || to == self.did {
+                return Err(NodeError::BadDid(to));
+            }
+            to
+        };
         if body.len() > MAX_BODY_LEN {
             return Err(NodeError::TooLarge {
                 len: body.len(),
@@ -1043,7 +1100,25 @@ impl Shared {
             status: Status::Pending,
             body: body.to_vec(),
         };
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut entry = Some(entry);
+        if body.len() <= BATCHED_BODY_MAX
+            && self.core().messenger.has_session(&to)
+            && let Some(outgoing) = entry.clone()
         {
+            // The first attempt goes with the other messages to this peer in a batch.
+            let outcome = tokio::time::timeout_at(deadline, self.batched(&queued, outgoing)).await;
+            match outcome {
+                Ok(Outcome::Delivered) => return Ok(id),
+                Ok(Outcome::Sealed(sealed)) => {
+                    queued = sealed;
+                    entry = None;
+                }
+                Ok(Outcome::NotSealed) => {}
+                Err(_) => return Err(self.not_delivered(id, None)),
+            }
+        }
+        if let Some(entry) = entry {
             // With a session, seal now: the history entry, the session and the envelope in
             // one transaction. Without one, queue the plaintext until the peer is resolved.
             let mut core = self.core();
@@ -1071,19 +1146,166 @@ impl Shared {
                 delay = (delay * 2).min(self.config.retry_max);
             }
         };
-        let result = tokio::time::timeout(timeout, attempts).await;
+        let result = tokio::time::timeout_at(deadline, attempts).await;
         match result {
             Ok(Ok(())) => Ok(id),
             Ok(Err(error)) => Err(error),
-            Err(_) => {
-                let next = now_plus(self.config.retry_base);
-                if let Err(error) = self.store.reschedule(id, next) {
-                    tracing::warn!(%id, %error, "could not reschedule");
+            Err(_) => Err(self.not_delivered(id, last)),
+        }
+    }
+
+    /// `send` gave up waiting: the retry loop takes the message over soon.
+    fn not_delivered(&self, id: MessageId, last: Option<String>) -> NodeError {
+        let next = now_plus(self.config.retry_base);
+        if let Err(error) = self.store.reschedule(id, next) {
+            tracing::warn!(%id, %error, "could not reschedule");
+        }
+        NodeError::NotDelivered {
+            id,
+            reason: last.unwrap_or_else(|| "no answer".into()),
+        }
+    }
+
+    /// Hands a message for a peer with a session to that peer's outbox, whose task seals and
+    /// delivers waiting messages in batches ([`outbox_loop`]), and waits for the outcome.
+    async fn batched(self: &Arc<Self>, queued: &Queued, entry: HistoryEntry) -> Outcome {
+        let (done, outcome) = oneshot::channel();
+        let outgoing = Outgoing {
+            queued: queued.clone(),
+            entry,
+            done,
+        };
+        {
+            let mut outboxes = self.outboxes();
+            let outbox = outboxes.entry(queued.peer.clone()).or_insert_with(|| {
+                let (outbox, waiting) = mpsc::unbounded_channel();
+                tokio::spawn(outbox_loop(Arc::clone(self), queued.peer.clone(), waiting));
+                outbox
+            });
+            if outbox.send(outgoing).is_err() {
+                return Outcome::NotSealed;
+            }
+        }
+        outcome.await.unwrap_or(Outcome::NotSealed)
+    }
+
+    /// Seals a batch of messages for `peer` (whose session exists) and persists them with
+    /// the session in one commit; [`Shared::deliver_batch`] sends them. A message not sealed
+    /// is told to take the usual path.
+    fn seal_batch(&self, peer: &str, batch: Vec<Outgoing>) -> Option<SealedBatch> {
+        let mut sealed = Vec::with_capacity(batch.len());
+        let mut wires = Vec::with_capacity(batch.len());
+        {
+            let mut core = self.core();
+            let Core { messenger, rng } = &mut *core;
+            let now = now();
+            let mut commit = Batch::new();
+            for outgoing in batch {
+                let id = outgoing.queued.id;
+                match messenger.seal_with_id(peer, None, &outgoing.entry.body, id, now, rng) {
+                    Ok(wire) => {
+                        let mut queued = outgoing.queued.clone();
+                        queued.payload = tagged(SEALED, &wire);
+                        commit = commit
+                            .put_message(outgoing.entry.clone())
+                            .enqueue(queued.clone());
+                        sealed.push((outgoing, queued));
+                        wires.push(wire);
+                    }
+                    Err(error) => {
+                        tracing::debug!(%id, %error, "not sealed in a batch");
+                        let _ = outgoing.done.send(Outcome::NotSealed);
+                    }
                 }
-                Err(NodeError::NotDelivered {
-                    id,
-                    reason: last.unwrap_or_else(|| "no answer".into()),
-                })
+            }
+            if sealed.is_empty() {
+                return None;
+            }
+            let persisted = messenger
+                .peer_snapshot(peer)
+                .ok_or_else(|| NodeError::from(MessengerError::NoSession(peer.to_owned())))
+                .and_then(|snapshot| Ok(self.identity.seal(rng, SESSION_LABEL, &snapshot)?))
+                .and_then(|snapshot| Ok(self.store.commit(commit.put_session(peer, &snapshot))?));
+            if let Err(error) = persisted {
+                // Back to the persisted session; each message takes the usual path.
+                self.rollback(messenger, peer);
+                tracing::warn!(%peer, %error, "batch not persisted");
+                for (outgoing, _) in sealed {
+                    let _ = outgoing.done.send(Outcome::NotSealed);
+                }
+                return None;
+            }
+        }
+        Some(SealedBatch { sealed, wires })
+    }
+
+    /// Delivers a sealed batch in one request and records those the peer's receipt
+    /// acknowledges in one commit; tells each message's `send` how it went.
+    async fn deliver_batch(&self, peer: &str, batch: SealedBatch) {
+        let SealedBatch { sealed, wires } = batch;
+        let acknowledged = self.deliver_sealed(peer, &wires).await;
+        let delivered = sealed
+            .iter()
+            .filter(|(_, queued)| acknowledged.contains(&queued.id))
+            .fold(Batch::new(), |batch, (_, queued)| {
+                batch
+                    .set_status(queued.id, Status::Delivered)
+                    .remove_queued(queued.id)
+            });
+        let recorded = match blocking(|| self.store.commit(delivered)) {
+            Ok(()) => true,
+            Err(error) => {
+                // The usual path delivers them again and gets the receipt again.
+                tracing::warn!(%peer, %error, "deliveries not recorded");
+                false
+            }
+        };
+        for (outgoing, queued) in sealed {
+            if recorded && acknowledged.contains(&queued.id) {
+                tracing::debug!(id = %queued.id, to = %peer, "delivered");
+                self.emit(NodeEvent::Delivered {
+                    id: queued.id,
+                    to: peer.to_owned(),
+                });
+                let _ = outgoing.done.send(Outcome::Delivered);
+            } else {
+                let _ = outgoing.done.send(Outcome::Sealed(queued));
+            }
+        }
+    }
+
+    /// Delivers sealed envelopes to `peer` in one batch; the ids its receipt acknowledges.
+    async fn deliver_sealed(&self, peer: &str, wires: &[Vec<u8>]) -> HashSet<MessageId> {
+        let Some(peer_id) = peer
+            .parse::<DidKey>()
+            .ok()
+            .as_ref()
+            .and_then(net::peer_id_of)
+        else {
+            return HashSet::new();
+        };
+        let request = messenger::encode_batch(wires);
+        let receipt = match self
+            .net
+            .request_on(Lane::Batch, peer_id, Vec::new(), &request)
+            .await
+        {
+            // The messenger may be busy sealing the next batch.
+            Ok(response) => blocking(|| self.core().messenger.open_receipts(&response, now())),
+            Err(error) => {
+                tracing::debug!(%peer, %error, "batch not delivered");
+                return HashSet::new();
+            }
+        };
+        match receipt {
+            Ok((from, ids)) if from == peer => ids.into_iter().collect(),
+            Ok((from, _)) => {
+                tracing::debug!(%peer, %from, "batch receipt from someone else");
+                HashSet::new()
+            }
+            Err(error) => {
+                tracing::debug!(%peer, %error, "batch receipt refused");
+                HashSet::new()
             }
         }
     }
@@ -1201,19 +1423,27 @@ impl Shared {
         Ok(wire)
     }
 
+    /// Whether a message of `len` bytes from `peer` is within the peer's inbound rate limit
+    /// (and counts it).
+    fn within_rate(&self, peer: &str, len: usize, now: Timestamp) -> bool {
+        let cost = u64::try_from(len).unwrap_or(u64::MAX);
+        self.inbound_rate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .check(peer, None, cost, now)
+            .is_allowed()
+    }
+
     /// Handles one inbound request: a message is persisted, then its receipt sent back.
     fn handle_inbound(&self, request: InboundRequest) {
         let now = now();
         let peer = net::did_of(&request.peer())
             .map_or_else(|| request.peer().to_string(), |did| did.to_string());
-        let cost = u64::try_from(request.bytes().len()).unwrap_or(u64::MAX);
-        let allowed = self
-            .inbound_rate
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .check(&peer, None, cost, now)
-            .is_allowed();
-        if !allowed {
+        if request.lane() == Lane::Batch {
+            blocking(|| self.handle_batch(request, &peer, now));
+            return;
+        }
+        if !self.within_rate(&peer, request.bytes().len(), now) {
             tracing::debug!(%peer, "inbound message over the peer's rate limit: dropped");
             return;
         }
@@ -1309,6 +1539,99 @@ impl Shared {
                     message: format!("message from {} refused: {error}", request.peer()),
                 });
             }
+        }
+    }
+
+    /// Handles a batch of messages from `peer`: those within its rate limit are opened, the
+    /// new ones persisted with the session in one commit, then one receipt goes back for all
+    /// that were opened (the sender delivers the others again on its own).
+    fn handle_batch(&self, request: InboundRequest, peer: &str, now: Timestamp) {
+        let envelopes = match messenger::decode_batch(request.bytes()) {
+            Ok(envelopes) => envelopes,
+            Err(error) => {
+                tracing::debug!(%peer, %error, "inbound batch refused");
+                return;
+            }
+        };
+        let allowed = envelopes
+            .iter()
+            .take_while(|e| self.within_rate(peer, e.len(), now))
+            .count();
+        if allowed < envelopes.len() {
+            tracing::debug!(%peer, over = envelopes.len() - allowed, "inbound messages over the peer's rate limit: dropped");
+            if allowed == 0 {
+                return;
+            }
+        }
+        let mut core = self.core();
+        let Core { messenger, rng } = &mut *core;
+        let prekeys_before = messenger.prekeys().one_time_prekey_count();
+        let opened = match messenger.open_batch(peer, &envelopes[..allowed], now, rng) {
+            Ok(opened) => opened,
+            Err(error) => {
+                drop(core);
+                tracing::debug!(%peer, %error, "inbound batch refused");
+                self.emit(NodeEvent::Error {
+                    message: format!("messages from {peer} refused: {error}"),
+                });
+                return;
+            }
+        };
+        for (index, error) in &opened.refused {
+            tracing::debug!(%peer, index, %error, "message of a batch refused");
+        }
+        let persisted = (|| -> Result<(), NodeError> {
+            if opened.received.is_empty() {
+                return Ok(());
+            }
+            if messenger.prekeys().one_time_prekey_count() != prekeys_before {
+                let sealed = self.identity.seal_prekeys(rng, messenger.prekeys())?;
+                self.store.put_prekeys(&sealed)?;
+            }
+            let snapshot = messenger
+                .peer_snapshot(peer)
+                .ok_or_else(|| MessengerError::NoSession(peer.to_owned()))?;
+            let sealed = self.identity.seal(rng, SESSION_LABEL, &snapshot)?;
+            let batch = opened.received.iter().fold(
+                Batch::new().put_session(peer, &sealed),
+                |batch, message| {
+                    batch.put_message(HistoryEntry {
+                        id: message.id,
+                        peer: peer.to_owned(),
+                        direction: Direction::Incoming,
+                        timestamp: now,
+                        status: Status::Received,
+                        body: message.body.to_vec(),
+                    })
+                },
+            );
+            Ok(self.store.commit(batch)?)
+        })();
+        if let Err(error) = persisted {
+            // No receipt, and the session and the duplicate check back as on disk.
+            for message in &opened.received {
+                messenger.forget_received(peer, message.id);
+            }
+            self.rollback(messenger, peer);
+            drop(core);
+            tracing::error!(%error, %peer, "incoming messages not persisted");
+            self.emit(NodeEvent::Error {
+                message: format!("incoming messages from {peer} not persisted: {error}"),
+            });
+            return;
+        }
+        drop(core);
+        if let Err(error) = request.respond(opened.receipt) {
+            tracing::debug!(%error, %peer, "batch receipt not sent");
+        }
+        for message in opened.received {
+            tracing::debug!(id = %message.id, from = %peer, "message received");
+            self.emit(NodeEvent::Message {
+                id: message.id,
+                from: peer.to_owned(),
+                sent: message.sent,
+                body: message.body.to_vec(),
+            });
         }
     }
 
@@ -1741,10 +2064,71 @@ fn restore(
     Ok(messenger)
 }
 
-async fn inbound_loop(
+/// Delivers the messages waiting in `peer`'s outbox in batches: up to [`BATCHES_IN_FLIGHT`]
+/// out at once, so that the messages sent meanwhile go together in the next. Ends when the
+/// outbox is empty and nothing is out (the next message starts a new task), or when the node
+/// stops (once the batches out are answered).
+async fn outbox_loop(
     shared: Arc<Shared>,
-    mut inbound: tokio::sync::mpsc::Receiver<InboundRequest>,
+    peer: String,
+    mut waiting: mpsc::UnboundedReceiver<Outgoing>,
 ) {
+    let mut stopped = shared.stopped.clone();
+    let mut out = JoinSet::new();
+    let mut carried: Option<Outgoing> = None;
+    loop {
+        if out.is_empty() && carried.is_none() {
+            let mut outboxes = shared.outboxes();
+            if waiting.is_empty() {
+                outboxes.remove(&peer);
+                return;
+            }
+        }
+        let first = if out.len() >= BATCHES_IN_FLIGHT {
+            out.join_next().await;
+            continue;
+        } else if let Some(first) = carried.take() {
+            first
+        } else {
+            tokio::select! {
+                _ = stopped.wait_for(|s| *s) => break,
+                Some(_) = out.join_next(), if !out.is_empty() => continue,
+                next = waiting.recv() => match next {
+                    Some(next) => next,
+                    None => break,
+                },
+            }
+        };
+        let mut bytes = first.entry.body.len();
+        let mut batch = vec![first];
+        while batch.len() < messenger::MAX_BATCH {
+            let Ok(next) = waiting.try_recv() else { break };
+            if bytes + next.entry.body.len() > BATCH_BYTES {
+                carried = Some(next);
+                break;
+            }
+            bytes += next.entry.body.len();
+            batch.push(next);
+        }
+        if let Some(sealed) = blocking(|| shared.seal_batch(&peer, batch)) {
+            let (shared, peer) = (Arc::clone(&shared), peer.clone());
+            out.spawn(async move { shared.deliver_batch(&peer, sealed).await });
+        }
+    }
+    // Stopping: the batches out are answered (or time out); what still waits takes the usual
+    // path, which reports the node stopped.
+    while out.join_next().await.is_some() {}
+    shared.outboxes().remove(&peer);
+    waiting.close();
+    for outgoing in carried
+        .into_iter()
+        .chain(core::iter::from_fn(|| waiting.try_recv().ok()))
+    {
+        let _ = outgoing.done.send(Outcome::NotSealed);
+    }
+}
+
+async fn inbound_loop(shared: Arc<Shared>, mut inbound: mpsc::Receiver<InboundRequest>) {
     let mut stopped = shared.stopped.clone();
     loop {
         tokio::select! {
@@ -1759,8 +2143,8 @@ async fn inbound_loop(
 
 /// Registers `peer`'s route and starts the task that carries the tunnel's packets to it.
 fn open_link(shared: &Arc<Shared>, peer: PeerId, addrs: Vec<Multiaddr>) -> PeerLink {
-    let (to_peer, outgoing) = tokio::sync::mpsc::channel(MCP_QUEUE);
-    let (incoming, from_peer) = tokio::sync::mpsc::channel(MCP_QUEUE);
+    let (to_peer, outgoing) = mpsc::channel(MCP_QUEUE);
+    let (incoming, from_peer) = mpsc::channel(MCP_QUEUE);
     shared.mcp_routes().links.insert(peer, incoming);
     let pump = mcp_pump(Arc::clone(shared), peer, addrs, outgoing);
     shared.mcp_pumps().spawn(pump);
@@ -1772,7 +2156,7 @@ async fn mcp_pump(
     shared: Arc<Shared>,
     peer: PeerId,
     addrs: Vec<Multiaddr>,
-    mut outgoing: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    mut outgoing: mpsc::Receiver<Vec<u8>>,
 ) {
     let mut stopped = shared.stopped.clone();
     loop {
@@ -1800,7 +2184,7 @@ async fn mcp_pump(
 
 /// Hands the MCP packets peers send to their tunnels (see [`Node::mcp_link`] and
 /// [`Node::mcp_accept`]); a packet is acknowledged once its tunnel has it.
-async fn mcp_loop(shared: Arc<Shared>, mut inbound: tokio::sync::mpsc::Receiver<InboundRequest>) {
+async fn mcp_loop(shared: Arc<Shared>, mut inbound: mpsc::Receiver<InboundRequest>) {
     let mut stopped = shared.stopped.clone();
     loop {
         let mut request = tokio::select! {
@@ -1850,7 +2234,7 @@ async fn mcp_loop(shared: Arc<Shared>, mut inbound: tokio::sync::mpsc::Receiver<
     }
 }
 
-async fn event_loop(shared: Arc<Shared>, mut events: tokio::sync::mpsc::Receiver<net::Event>) {
+async fn event_loop(shared: Arc<Shared>, mut events: mpsc::Receiver<net::Event>) {
     let mut stopped = shared.stopped.clone();
     loop {
         let event = tokio::select! {
@@ -1992,6 +2376,18 @@ async fn retry_loop(shared: Arc<Shared>) {
     .is_err()
     {
         attempts.shutdown().await;
+    }
+}
+
+/// Runs `work` (long on the CPU or waiting for the disk) without holding up the runtime's
+/// other tasks: on a multi-threaded runtime, the worker's other tasks move to another thread
+/// meanwhile.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 

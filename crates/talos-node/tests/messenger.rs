@@ -265,3 +265,122 @@ fn a_forgotten_message_opens_again_after_a_rollback() {
     assert!(!bob.has_session(&alice_did));
     assert_eq!(body_of(bob.open(&wire, now(), &mut rng)), b"x");
 }
+
+#[test]
+fn a_batch_opens_its_messages_and_one_receipt_acknowledges_them() {
+    use talos_node::messenger::{MAX_BATCH, decode_batch, encode_batch};
+    let mut rng = ChaCha20Rng::from_seed([8; 32]);
+    let (mut alice, mut bob, mut carol) = (
+        messenger(1, &mut rng),
+        messenger(2, &mut rng),
+        messenger(3, &mut rng),
+    );
+    let bob_did = bob.did().to_owned();
+    let alice_did = alice.did().to_owned();
+    // The session's first message (a session start) and three more, one of them sent twice,
+    // one from Carol slipped in, and one forged.
+    let mut wires = Vec::new();
+    let mut ids = Vec::new();
+    for body in [&b"one"[..], b"two", b"three", b"four"] {
+        let (id, wire) = alice
+            .seal(&bob_did, Some(&bundle(&bob)), body, now(), &mut rng)
+            .unwrap();
+        ids.push(id);
+        wires.push(wire);
+    }
+    let (_, from_carol) = carol
+        .seal(&bob_did, Some(&bundle(&bob)), b"not alice", now(), &mut rng)
+        .unwrap();
+    let mut forged = wires[3].clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 1;
+    let batch = encode_batch(&[
+        wires[0].clone(),
+        wires[1].clone(),
+        from_carol,
+        wires[1].clone(),
+        forged,
+        wires[2].clone(),
+    ]);
+    let envelopes = decode_batch(&batch).unwrap();
+    let opened = bob
+        .open_batch(&alice_did, &envelopes, now(), &mut rng)
+        .unwrap();
+    let received: Vec<_> = opened
+        .received
+        .iter()
+        .map(|m| (m.id, m.body.to_vec()))
+        .collect();
+    assert_eq!(
+        received,
+        vec![
+            (ids[0], b"one".to_vec()),
+            (ids[1], b"two".to_vec()),
+            (ids[2], b"three".to_vec())
+        ]
+    );
+    assert_eq!(opened.duplicates, vec![ids[1]]);
+    let refused: Vec<usize> = opened.refused.iter().map(|(i, _)| *i).collect();
+    assert_eq!(refused, vec![2, 4], "Carol's envelope and the forged one");
+    let (from, acked) = alice.open_receipts(&opened.receipt, now()).unwrap();
+    assert_eq!(from, bob_did);
+    assert_eq!(acked, vec![ids[0], ids[1], ids[2], ids[1]]);
+    // A batch receipt is not a single message's receipt.
+    assert!(alice.open_receipt(&opened.receipt, now()).is_err());
+    // The fourth message, delivered alone afterwards, still opens (out of order is fine).
+    assert_eq!(body_of(bob.open(&wires[3], now(), &mut rng)), b"four");
+
+    // A batch with nothing to open is an error; so are malformed batches.
+    let again = encode_batch(&[wires[3].clone()]);
+    let opened = bob
+        .open_batch(&alice_did, &decode_batch(&again).unwrap(), now(), &mut rng)
+        .unwrap();
+    assert!(opened.received.is_empty() && opened.duplicates == vec![ids[3]]);
+    let bogus = encode_batch(&[b"not an envelope".to_vec()]);
+    assert!(
+        bob.open_batch(&alice_did, &decode_batch(&bogus).unwrap(), now(), &mut rng)
+            .is_err()
+    );
+    assert!(decode_batch(&[]).is_err(), "empty");
+    assert!(decode_batch(&[0, 0, 0, 0]).is_err(), "an empty envelope");
+    assert!(decode_batch(&[0, 0, 0, 9, 1, 2]).is_err(), "truncated");
+    assert!(decode_batch(&[0, 0]).is_err(), "truncated length");
+    let too_many = encode_batch(&vec![vec![1_u8]; MAX_BATCH + 1]);
+    assert!(decode_batch(&too_many).is_err(), "more than MAX_BATCH");
+    assert_eq!(
+        decode_batch(&encode_batch(&vec![vec![1_u8]; MAX_BATCH]))
+            .unwrap()
+            .len(),
+        MAX_BATCH
+    );
+}
+
+#[test]
+fn after_a_receipt_messages_go_without_the_session_start_header() {
+    let mut rng = ChaCha20Rng::from_seed([9; 32]);
+    let (mut alice, mut bob) = (messenger(1, &mut rng), messenger(2, &mut rng));
+    let bob_did = bob.did().to_owned();
+    let (_, first) = alice
+        .seal(&bob_did, Some(&bundle(&bob)), b"same body", now(), &mut rng)
+        .unwrap();
+    let (_, second) = alice
+        .seal(&bob_did, None, b"same body", now(), &mut rng)
+        .unwrap();
+    assert_eq!(first.len(), second.len(), "both carry the header");
+    let Inbound::Message { receipt, .. } = bob.open(&first, now(), &mut rng).unwrap() else {
+        panic!()
+    };
+    alice.open_receipt(&receipt, now()).unwrap();
+    let (_, third) = alice
+        .seal(&bob_did, None, b"same body", now(), &mut rng)
+        .unwrap();
+    assert!(
+        third.len() + 64 < second.len(),
+        "{} vs {}: the header is gone",
+        third.len(),
+        second.len()
+    );
+    // Bob opens all of them, the one with the header after the one without.
+    assert_eq!(body_of(bob.open(&third, now(), &mut rng)), b"same body");
+    assert_eq!(body_of(bob.open(&second, now(), &mut rng)), b"same body");
+}

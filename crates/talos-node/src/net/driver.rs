@@ -600,19 +600,25 @@ impl Driver {
             tracing::debug!(%peer, "too many pending inbound requests: dropped one");
             return;
         }
-        let queue = match bytes.first().copied().and_then(Lane::of) {
-            Some(Lane::Message) => self.inbound.first(),
+        let lane = bytes.first().copied().and_then(Lane::of);
+        let queue = match lane {
+            Some(Lane::Message | Lane::Batch) => self.inbound.first(),
             Some(Lane::Mcp) => self.inbound.get(1),
             None => None,
         };
-        let Some(queue) = queue else {
+        let (Some(queue), Some(lane)) = (queue, lane) else {
             tracing::debug!(%peer, "inbound request on no known lane: refused");
             return;
         };
         bytes.remove(0);
         let (reply, answer) = oneshot::channel();
         if queue
-            .try_send(InboundRequest { peer, bytes, reply })
+            .try_send(InboundRequest {
+                peer,
+                lane,
+                bytes,
+                reply,
+            })
             .is_err()
         {
             tracing::debug!(%peer, "inbound request queue full or closed: dropped one");
