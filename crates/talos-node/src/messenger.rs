@@ -13,11 +13,12 @@
 //! `ACK` envelope whose content is the 16-byte ids of the messages it acknowledges (one, or
 //! all of a batch's).
 //!
-//! A **batch** ([`encode_batch`], [`Messenger::open_batch`]) carries up to [`MAX_BATCH`]
-//! message envelopes from one sender in one delivery, each still signed and encrypted as
-//! above, and is answered by one receipt for all of them: one signature and, at the receiver,
-//! one commit per batch instead of per message. Wire: for each envelope, its length (4 bytes,
-//! big-endian) and its bytes.
+//! A **batch** ([`Messenger::seal_batch`], [`Messenger::open_batch`]) carries up to
+//! [`MAX_BATCH`] messages in one signed envelope, each encrypted through the session as above
+//! under its own message id, and is answered by one receipt for all of them: one signature
+//! each way and, at the receiver, one commit per batch instead of per message. Its content is
+//! the tag `3` then, for each message, its id (16 bytes), the length of its tagged ratchet
+//! value (4 bytes, big-endian) and that value (`1` or `2` as above).
 //!
 //! The node persists [`Messenger::peer_snapshot`] (and the prekey store's snapshot) before it
 //! sends a message or acknowledges one, so that a crash loses nothing acknowledged.
@@ -35,11 +36,12 @@ use talos_wire::envelope::{Envelope, EnvelopeFields, EnvelopeType, Limits, Recip
 
 const INITIAL: u8 = 1;
 const RATCHET: u8 = 2;
+const BATCH: u8 = 3;
 
 /// How many received message ids are remembered to recognise duplicates.
 pub const MAX_REMEMBERED: usize = 65_536;
 
-/// The most envelopes in one batch (and ids in one receipt).
+/// The most messages in one batch (and ids in one receipt).
 pub const MAX_BATCH: usize = 256;
 
 /// Why a message could not be sealed or opened.
@@ -138,7 +140,7 @@ pub struct OpenedBatch {
     pub received: Vec<Received>,
     /// Ids of messages already received (acknowledged again, not delivered again).
     pub duplicates: Vec<MessageId>,
-    /// The envelopes refused, by their index in the batch, and why. They are not in the
+    /// The messages refused, by their index in the batch, and why. They are not in the
     /// receipt: the sender delivers them again on its own.
     pub refused: Vec<(usize, MessengerError)>,
     /// The signed receipt for `received` and `duplicates`.
@@ -315,6 +317,37 @@ impl Messenger {
     ) -> Result<Vec<u8>, MessengerError> {
         self.start_session(to, bundle, rng)?;
         let content = self.encrypt(to, body, rng)?;
+        self.envelope(id, EnvelopeType::Ratchet, to, content, now)
+    }
+
+    /// Seals `messages` (each with its id, unique per sender) for `to`, whose session must
+    /// exist, into one batch envelope ([module docs](self)); persist
+    /// [`peer_snapshot`](Self::peer_snapshot) before delivering it.
+    ///
+    /// # Errors
+    /// [`MessengerError`]; on an error the session may have advanced: restore it from its
+    /// snapshot.
+    pub fn seal_batch(
+        &mut self,
+        to: &str,
+        messages: &[(MessageId, &[u8])],
+        now: Timestamp,
+        rng: &mut impl CryptoRng,
+    ) -> Result<Vec<u8>, MessengerError> {
+        if messages.is_empty() || messages.len() > MAX_BATCH {
+            return Err(MessengerError::Content(
+                "a batch holds 1 to 256 messages".into(),
+            ));
+        }
+        let mut content = vec![BATCH];
+        for (id, body) in messages {
+            let value = self.encrypt(to, body, rng)?;
+            content.extend_from_slice(id.as_bytes());
+            content
+                .extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_be_bytes());
+            content.extend_from_slice(&value);
+        }
+        let id = MessageId::generate(now, rng);
         self.envelope(id, EnvelopeType::Ratchet, to, content, now)
     }
 
@@ -554,53 +587,60 @@ impl Messenger {
         }
     }
 
-    /// Opens a batch of message envelopes ([`decode_batch`]) that `from` delivered (the DID
-    /// its connection authenticated): each one that is a message from `from`, addressed to
-    /// us, is opened as [`Messenger::open`] would open it alone; the others are refused. One
+    /// Opens a batch ([`Messenger::seal_batch`]) that `from` delivered (the DID its
+    /// connection authenticated): the envelope must be `from`'s, to us; each of its messages
+    /// is opened as [`Messenger::open`] would open it alone (a message that does not open is
+    /// refused, the others still open). `admit` is asked, with its length, before each new
+    /// message is decrypted (e.g. a rate limit); a message it turns away is refused. One
     /// receipt covers the new messages and the duplicates.
     ///
     /// # Errors
-    /// The first envelope's error if none could be opened; refusals change no state.
+    /// [`MessengerError`] for an envelope that is not a batch from `from` to us, or when no
+    /// message opened; refusals change no state.
     pub fn open_batch(
         &mut self,
         from: &str,
-        envelopes: &[&[u8]],
+        wire: &[u8],
         now: Timestamp,
         rng: &mut impl CryptoRng,
+        mut admit: impl FnMut(usize) -> bool,
     ) -> Result<OpenedBatch, MessengerError> {
-        let mut received = Vec::with_capacity(envelopes.len());
+        let (envelope, sender) = self.accept(wire, now)?;
+        if sender != from {
+            return Err(MessengerError::Content(format!(
+                "a batch from {from} signed by {sender}"
+            )));
+        }
+        let fields = envelope.fields();
+        let items = match (fields.kind, fields.content.split_first()) {
+            (EnvelopeType::Ratchet, Some((&BATCH, items))) => batch_items(items)?,
+            _ => return Err(MessengerError::Content("not a batch".into())),
+        };
+        let mut received = Vec::with_capacity(items.len());
         let mut duplicates = Vec::new();
         let mut refused = Vec::new();
-        // Decoded and checked one by one, their signatures verified all at once.
-        let mut decoded = Vec::with_capacity(envelopes.len());
-        let mut indices = Vec::with_capacity(envelopes.len());
-        for (index, wire) in envelopes.iter().enumerate() {
-            match self.decode_from(from, wire, now) {
-                Ok(unverified) => {
-                    decoded.push(unverified);
-                    indices.push(index);
+        for (index, (id, value)) in items.into_iter().enumerate() {
+            let seen = (sender.clone(), *id.as_bytes());
+            if self.seen.contains(&seen) {
+                duplicates.push(id);
+                continue;
+            }
+            if !admit(value.len()) {
+                refused.push((index, MessengerError::Content("not admitted".into())));
+                continue;
+            }
+            match self.decrypt(from, value) {
+                Ok(body) => {
+                    self.remember(seen);
+                    received.push(Received {
+                        id,
+                        sent: fields.timestamp,
+                        body,
+                    });
                 }
                 Err(error) => refused.push((index, error)),
             }
         }
-        let key = self.key_of(from)?;
-        let verified = talos_wire::envelope::verify_batch(
-            decoded
-                .into_iter()
-                .map(|envelope| (envelope, key))
-                .collect(),
-        );
-        for (index, envelope) in indices.into_iter().zip(verified) {
-            match envelope
-                .map_err(MessengerError::from)
-                .and_then(|envelope| self.open_batched(from, &envelope))
-            {
-                Ok(Ok(message)) => received.push(message),
-                Ok(Err(duplicate)) => duplicates.push(duplicate),
-                Err(error) => refused.push((index, error)),
-            }
-        }
-        refused.sort_by_key(|(index, _)| *index);
         let ids: Vec<u8> = received
             .iter()
             .map(|m| m.id)
@@ -627,51 +667,6 @@ impl Messenger {
             refused,
             receipt,
         })
-    }
-
-    /// Decodes an envelope of a batch from `from` and checks it is a message from `from` to
-    /// us; its signature is not verified yet.
-    fn decode_from(
-        &self,
-        from: &str,
-        wire: &[u8],
-        now: Timestamp,
-    ) -> Result<talos_wire::envelope::Unverified, MessengerError> {
-        let unverified = Envelope::decode(wire, &self.limits, now)?;
-        let fields = unverified.fields();
-        if fields.sender != from {
-            return Err(MessengerError::Content(format!(
-                "a batch from {from} holds an envelope from {}",
-                fields.sender
-            )));
-        }
-        self.check_recipient(&fields.recipient)?;
-        if fields.kind != EnvelopeType::Ratchet {
-            return Err(MessengerError::Content(
-                "a batch holds messages only".into(),
-            ));
-        }
-        Ok(unverified)
-    }
-
-    /// A verified message of a batch from `from`: a new message, or the id of a duplicate.
-    fn open_batched(
-        &mut self,
-        from: &str,
-        envelope: &Envelope,
-    ) -> Result<Result<Received, MessageId>, MessengerError> {
-        let fields = envelope.fields();
-        let seen = (from.to_owned(), *fields.id.as_bytes());
-        if self.seen.contains(&seen) {
-            return Ok(Err(fields.id));
-        }
-        let body = self.decrypt(from, &fields.content)?;
-        self.remember(seen);
-        Ok(Ok(Received {
-            id: fields.id,
-            sent: fields.timestamp,
-            body,
-        }))
     }
 
     /// Opens bytes that can only be a receipt, for one message or a batch: returns who
@@ -702,14 +697,8 @@ impl Messenger {
         let unverified = Envelope::decode(wire, &self.limits, now)?;
         let from = unverified.fields().sender.clone();
         let envelope = unverified.verify(&self.key_of(&from)?)?;
-        self.check_recipient(&envelope.fields().recipient)?;
-        Ok((envelope, from))
-    }
-
-    /// Whether an envelope is addressed to this messenger.
-    fn check_recipient(&self, recipient: &Recipient) -> Result<(), MessengerError> {
-        match recipient {
-            Recipient::Did(did) if *did == self.did => Ok(()),
+        match &envelope.fields().recipient {
+            Recipient::Did(did) if *did == self.did => Ok((envelope, from)),
             Recipient::Did(did) => Err(MessengerError::NotForUs(did.clone())),
             _ => Err(MessengerError::NotForUs("*".into())),
         }
@@ -916,45 +905,30 @@ fn receipt_ids(content: &[u8]) -> Result<Vec<MessageId>, MessengerError> {
         .collect()
 }
 
-/// Encodes envelopes as a batch ([`Messenger::open_batch`]): each one's length (4 bytes,
-/// big-endian), then its bytes.
-#[must_use]
-pub fn encode_batch(envelopes: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(envelopes.iter().map(|e| 4 + e.len()).sum());
-    for envelope in envelopes {
-        out.extend_from_slice(
-            &u32::try_from(envelope.len())
-                .unwrap_or(u32::MAX)
-                .to_be_bytes(),
-        );
-        out.extend_from_slice(envelope);
-    }
-    out
-}
-
-/// Splits a batch into its envelopes (not decoded yet).
-///
-/// # Errors
-/// [`MessengerError::Content`] for a truncated batch, an empty envelope, or no envelope or
-/// more than [`MAX_BATCH`].
-pub fn decode_batch(mut batch: &[u8]) -> Result<Vec<&[u8]>, MessengerError> {
-    let mut envelopes = Vec::new();
-    while !batch.is_empty() {
-        let envelope = take(&mut batch)
-            .ok()
-            .filter(|e| !e.is_empty())
-            .ok_or_else(|| MessengerError::Content("a truncated batch".into()))?;
-        if envelopes.len() == MAX_BATCH {
+/// The messages of a batch's content (after its tag): 1 to [`MAX_BATCH`] ids with their
+/// tagged ratchet values, nothing left over.
+fn batch_items(mut rest: &[u8]) -> Result<Vec<(MessageId, &[u8])>, MessengerError> {
+    let malformed = || MessengerError::Content("a malformed batch".into());
+    let mut items = Vec::new();
+    while !rest.is_empty() {
+        if items.len() == MAX_BATCH {
             return Err(MessengerError::Content(
-                "a batch of more than 256 envelopes".into(),
+                "a batch of more than 256 messages".into(),
             ));
         }
-        envelopes.push(envelope);
+        let (id, tail) = rest.split_first_chunk::<16>().ok_or_else(malformed)?;
+        let id = MessageId::from_bytes(*id).map_err(|e| MessengerError::Content(e.to_string()))?;
+        rest = tail;
+        let value = take(&mut rest)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(malformed)?;
+        items.push((id, value));
     }
-    if envelopes.is_empty() {
+    if items.is_empty() {
         return Err(MessengerError::Content("an empty batch".into()));
     }
-    Ok(envelopes)
+    Ok(items)
 }
 
 fn tagged(tag: u8, value: &[u8]) -> Vec<u8> {
@@ -1012,4 +986,71 @@ pub fn bundle_of_record(
             }),
         pq_prekey: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // test code
+
+    use talos_crypto::SeedableRng as _;
+
+    use super::*;
+
+    fn item(out: &mut Vec<u8>, id: MessageId, value: &[u8]) {
+        out.extend_from_slice(id.as_bytes());
+        out.extend_from_slice(&u32::try_from(value.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(value);
+    }
+
+    #[test]
+    fn batch_contents_parse_exactly_or_not_at_all() {
+        let mut rng = talos_crypto::ChaCha20Rng::from_seed([3; 32]);
+        let id = MessageId::generate(Timestamp::from_millis(1_767_225_600_000), &mut rng);
+        let mut two = Vec::new();
+        item(&mut two, id, &[RATCHET, 1, 2]);
+        item(&mut two, id, &[INITIAL]);
+        let items = batch_items(&two).unwrap();
+        assert_eq!(
+            items,
+            vec![(id, &[RATCHET, 1, 2][..]), (id, &[INITIAL][..])]
+        );
+
+        assert!(batch_items(&[]).is_err(), "empty");
+        let first_len = 16 + 4 + 3;
+        for cut in (1..two.len()).filter(|&cut| cut != first_len) {
+            assert!(batch_items(&two[..cut]).is_err(), "truncated at {cut}");
+        }
+        assert_eq!(batch_items(&two[..first_len]).unwrap().len(), 1);
+        let mut empty_value = Vec::new();
+        item(&mut empty_value, id, &[]);
+        assert!(batch_items(&empty_value).is_err(), "an empty value");
+        let mut bad_id = two.clone();
+        bad_id[..16].fill(0);
+        assert!(batch_items(&bad_id).is_err(), "not a message id");
+        let mut huge = id.as_bytes().to_vec();
+        huge.extend_from_slice(&u32::MAX.to_be_bytes());
+        assert!(batch_items(&huge).is_err(), "a length past the end");
+
+        let mut full = Vec::new();
+        for _ in 0..MAX_BATCH {
+            item(&mut full, id, &[RATCHET]);
+        }
+        assert_eq!(batch_items(&full).unwrap().len(), MAX_BATCH);
+        item(&mut full, id, &[RATCHET]);
+        assert!(batch_items(&full).is_err(), "more than MAX_BATCH");
+
+        // Arbitrary bytes (xorshift) never panic.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..2_000 {
+            let bytes: Vec<u8> = (0..state % 600)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state.to_le_bytes()[0]
+                })
+                .collect();
+            let _ = batch_items(&bytes);
+        }
+    }
 }

@@ -299,8 +299,8 @@ pub enum Lane {
     Message = 1,
     /// Packets between the two ends of an MCP tunnel (talos-mcp packets).
     Mcp = 2,
-    /// Batches of message envelopes (`messenger::encode_batch`), answered by one receipt;
-    /// they arrive with [`Lane::Message`]'s requests.
+    /// Batch envelopes (`messenger::Messenger::seal_batch`), answered by one receipt; they
+    /// arrive with [`Lane::Message`]'s requests.
     Batch = 3,
 }
 

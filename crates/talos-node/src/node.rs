@@ -67,6 +67,9 @@ const SESSION_LABEL: &[u8] = b"session";
 const PLAIN: u8 = 0;
 /// The first byte of a queued payload: the envelope, sealed (and its session persisted).
 const SEALED: u8 = 1;
+/// The first byte of a queued payload: nothing follows, the plaintext is the body of the
+/// message's history entry (a message sent in a batch, not acknowledged yet).
+const IN_HISTORY: u8 = 2;
 
 /// The largest message body [`Node::send`] accepts, in bytes (the envelope must fit one
 /// request of [`net::MAX_MESSAGE_LEN`]).
@@ -562,6 +565,7 @@ impl NodeBuilder {
             files: inbox,
             inbound_rate,
             outboxes: Mutex::new(HashMap::new()),
+            ids: Mutex::new(os_rng()),
         });
         if !bootstrap.is_empty()
             && let Err(error) = shared.net.bootstrap(&bootstrap).await
@@ -646,6 +650,9 @@ struct Shared {
     inbound_rate: Mutex<RateLimiter>,
     /// Messages waiting to go out in a batch, by peer ([`outbox_loop`]).
     outboxes: Mutex<HashMap<String, mpsc::UnboundedSender<Outgoing>>>,
+    /// Draws message ids, apart from the core's RNG so that a send does not wait for the
+    /// messenger.
+    ids: Mutex<ChaCha20Rng>,
 }
 
 /// The largest body sent in a batch; a larger one goes alone.
@@ -657,19 +664,25 @@ const BATCH_BYTES: usize = 512 * 1024;
 
 /// A message waiting in its peer's outbox.
 struct Outgoing {
-    /// Queued, not sealed yet.
+    /// Its queue entry (the body in clear).
     queued: Queued,
     /// Its history entry (with the body to seal).
     entry: HistoryEntry,
     done: oneshot::Sender<Outcome>,
 }
 
-/// Messages sealed and persisted ([`Shared::seal_batch`]), to deliver.
+/// Messages sealed into one envelope and persisted ([`Shared::commit_outbox`]), to deliver.
 struct SealedBatch {
-    /// Each message with its queue entry (the sealed envelope).
-    sealed: Vec<(Outgoing, Queued)>,
-    /// The envelopes, in order.
-    wires: Vec<Vec<u8>>,
+    messages: Vec<Outgoing>,
+    /// The batch envelope.
+    wire: Vec<u8>,
+}
+
+/// A batch delivered, and the ids its receipt acknowledged (none if it had no valid
+/// receipt).
+struct Answered {
+    batch: SealedBatch,
+    acknowledged: HashSet<MessageId>,
 }
 
 /// Batches out to one peer at once: the next is sealed while one is delivered.
@@ -679,10 +692,10 @@ const BATCHES_IN_FLIGHT: usize = 2;
 enum Outcome {
     /// Acknowledged and recorded.
     Delivered,
-    /// Sealed and queued, not acknowledged: `send` goes on trying.
-    Sealed(Queued),
-    /// Not sealed (nothing was persisted): `send` takes the usual path.
-    NotSealed,
+    /// In the history and the queue, not acknowledged: `send` goes on trying.
+    Queued(Queued),
+    /// Nothing was persisted: `send` takes the usual path.
+    NotQueued,
 }
 
 /// MCP tunnel packets by peer: the link of each peer with one, and where links for peers that
@@ -948,7 +961,7 @@ impl Node {
         let call = record
             .to_tool_call()
             .map_err(|e| NodeError::Ledger(e.to_string()))?;
-        let id = MessageId::generate(now(), &mut self.shared.core().rng);
+        let id = self.shared.new_id(now());
         let mut ledger = self.shared.ledger();
         let ledger = match &mut *ledger {
             Some(ledger) => ledger,
@@ -1034,6 +1047,15 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// A new message id (UUIDv7: the time and random bits).
+    fn new_id(&self, now: Timestamp) -> MessageId {
+        let mut rng = self
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        MessageId::generate(now, &mut *rng)
+    }
+
     fn outboxes(&self) -> MutexGuard<'_, HashMap<String, mpsc::UnboundedSender<Outgoing>>> {
         self.outboxes
             .lock()
@@ -1056,8 +1078,12 @@ impl Shared {
         body: &[u8],
         timeout: Duration,
     ) -> Result<MessageId, NodeError> {
-        // A peer with a session has a DID known good (and parsing one is not free).
-        let to = if self.core().messenger.has_session(to) {
+        // A peer with a session has a DID known good (and parsing one is not free). A peer
+        // with an outbox has a session, and asking the outbox does not wait for the messenger
+        // (busy sealing a batch).
+        let with_session =
+            self.outboxes().contains_key(to) || self.core().messenger.has_session(to);
+        let to = if with_session {
             to.to_owned()
         } else {
             let did: DidKey = to.parse().map_err(|_| NodeError::BadDid(to.to_owned()))?;
@@ -1077,7 +1103,7 @@ impl Shared {
             return Err(NodeError::Stopped);
         }
         let now = now();
-        let id = MessageId::generate(now, &mut self.core().rng);
+        let id = self.new_id(now);
         let mut queued = Queued {
             id,
             peer: to.clone(),
@@ -1103,18 +1129,18 @@ impl Shared {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut entry = Some(entry);
         if body.len() <= BATCHED_BODY_MAX
-            && self.core().messenger.has_session(&to)
+            && with_session
             && let Some(outgoing) = entry.clone()
         {
             // The first attempt goes with the other messages to this peer in a batch.
             let outcome = tokio::time::timeout_at(deadline, self.batched(&queued, outgoing)).await;
             match outcome {
                 Ok(Outcome::Delivered) => return Ok(id),
-                Ok(Outcome::Sealed(sealed)) => {
-                    queued = sealed;
+                Ok(Outcome::Queued(persisted)) => {
+                    queued = persisted;
                     entry = None;
                 }
-                Ok(Outcome::NotSealed) => {}
+                Ok(Outcome::NotQueued) => {}
                 Err(_) => return Err(self.not_delivered(id, None)),
             }
         }
@@ -1183,99 +1209,123 @@ impl Shared {
                 outbox
             });
             if outbox.send(outgoing).is_err() {
-                return Outcome::NotSealed;
+                return Outcome::NotQueued;
             }
         }
-        outcome.await.unwrap_or(Outcome::NotSealed)
+        outcome.await.unwrap_or(Outcome::NotQueued)
     }
 
-    /// Seals a batch of messages for `peer` (whose session exists) and persists them with
-    /// the session in one commit; [`Shared::deliver_batch`] sends them. A message not sealed
-    /// is told to take the usual path.
-    fn seal_batch(&self, peer: &str, batch: Vec<Outgoing>) -> Option<SealedBatch> {
-        let mut sealed = Vec::with_capacity(batch.len());
-        let mut wires = Vec::with_capacity(batch.len());
-        {
+    /// One commit for `peer`'s outbox: seals `batch` (the session exists) into one envelope and
+    /// persists the messages (history and queue) with the session, and records the deliveries
+    /// the receipts of `answered` acknowledged; then tells each message's `send` how it went.
+    /// Returns the sealed batch, to deliver.
+    fn commit_outbox(
+        &self,
+        peer: &str,
+        mut batch: Vec<Outgoing>,
+        answered: Vec<Answered>,
+    ) -> Option<SealedBatch> {
+        let records = answered
+            .iter()
+            .flat_map(|a| a.batch.messages.iter().map(move |m| (a, m.queued.id)))
+            .filter(|(a, id)| a.acknowledged.contains(id))
+            .fold(Batch::new(), |commit, (_, id)| {
+                commit.set_status(id, Status::Delivered).remove_queued(id)
+            });
+        let (persisted, wire) = if batch.is_empty() {
+            (self.store.commit(records).map_err(NodeError::from), None)
+        } else {
             let mut core = self.core();
             let Core { messenger, rng } = &mut *core;
-            let now = now();
-            let mut commit = Batch::new();
-            for outgoing in batch {
-                let id = outgoing.queued.id;
-                match messenger.seal_with_id(peer, None, &outgoing.entry.body, id, now, rng) {
-                    Ok(wire) => {
-                        let mut queued = outgoing.queued.clone();
-                        queued.payload = tagged(SEALED, &wire);
-                        commit = commit
-                            .put_message(outgoing.entry.clone())
-                            .enqueue(queued.clone());
-                        sealed.push((outgoing, queued));
-                        wires.push(wire);
-                    }
-                    Err(error) => {
-                        tracing::debug!(%id, %error, "not sealed in a batch");
-                        let _ = outgoing.done.send(Outcome::NotSealed);
-                    }
+            let messages: Vec<(MessageId, &[u8])> = batch
+                .iter()
+                .map(|m| (m.queued.id, m.entry.body.as_slice()))
+                .collect();
+            let sealed = messenger
+                .seal_batch(peer, &messages, now(), rng)
+                .map_err(NodeError::from)
+                .and_then(|wire| {
+                    let snapshot = messenger.peer_snapshot(peer).ok_or_else(|| {
+                        NodeError::from(MessengerError::NoSession(peer.to_owned()))
+                    })?;
+                    Ok((wire, self.identity.seal(rng, SESSION_LABEL, &snapshot)?))
+                });
+            // Queued with the body left in the history: a retry seals it anew, under its id.
+            let (commit, wire) = match sealed {
+                Ok((wire, snapshot)) => (
+                    batch
+                        .iter_mut()
+                        .fold(records.put_session(peer, &snapshot), |commit, m| {
+                            m.queued.payload = vec![IN_HISTORY];
+                            commit
+                                .put_message(m.entry.clone())
+                                .enqueue(m.queued.clone())
+                        }),
+                    Some(wire),
+                ),
+                Err(error) => {
+                    tracing::debug!(%peer, %error, "batch not sealed");
+                    (records, None)
                 }
-            }
-            if sealed.is_empty() {
-                return None;
-            }
-            let persisted = messenger
-                .peer_snapshot(peer)
-                .ok_or_else(|| NodeError::from(MessengerError::NoSession(peer.to_owned())))
-                .and_then(|snapshot| Ok(self.identity.seal(rng, SESSION_LABEL, &snapshot)?))
-                .and_then(|snapshot| Ok(self.store.commit(commit.put_session(peer, &snapshot))?));
-            if let Err(error) = persisted {
-                // Back to the persisted session; each message takes the usual path.
+            };
+            // Committed under the lock, so that session snapshots reach the disk in order.
+            let persisted = self.store.commit(commit).map_err(NodeError::from);
+            if wire.is_none() || persisted.is_err() {
+                // Back to the persisted session: nothing sealed here goes out.
                 self.rollback(messenger, peer);
-                tracing::warn!(%peer, %error, "batch not persisted");
-                for (outgoing, _) in sealed {
-                    let _ = outgoing.done.send(Outcome::NotSealed);
-                }
-                return None;
             }
-        }
-        Some(SealedBatch { sealed, wires })
-    }
-
-    /// Delivers a sealed batch in one request and records those the peer's receipt
-    /// acknowledges in one commit; tells each message's `send` how it went.
-    async fn deliver_batch(&self, peer: &str, batch: SealedBatch) {
-        let SealedBatch { sealed, wires } = batch;
-        let acknowledged = self.deliver_sealed(peer, &wires).await;
-        let delivered = sealed
-            .iter()
-            .filter(|(_, queued)| acknowledged.contains(&queued.id))
-            .fold(Batch::new(), |batch, (_, queued)| {
-                batch
-                    .set_status(queued.id, Status::Delivered)
-                    .remove_queued(queued.id)
-            });
-        let recorded = match blocking(|| self.store.commit(delivered)) {
+            (persisted, wire)
+        };
+        let recorded = match persisted {
             Ok(()) => true,
             Err(error) => {
-                // The usual path delivers them again and gets the receipt again.
-                tracing::warn!(%peer, %error, "deliveries not recorded");
+                // Each message takes the usual path (which delivers again the ones delivered
+                // here and gets their receipts again).
+                tracing::warn!(%peer, %error, "outbox commit failed");
                 false
             }
         };
-        for (outgoing, queued) in sealed {
-            if recorded && acknowledged.contains(&queued.id) {
-                tracing::debug!(id = %queued.id, to = %peer, "delivered");
-                self.emit(NodeEvent::Delivered {
-                    id: queued.id,
-                    to: peer.to_owned(),
-                });
-                let _ = outgoing.done.send(Outcome::Delivered);
-            } else {
-                let _ = outgoing.done.send(Outcome::Sealed(queued));
+        for answer in answered {
+            for outgoing in answer.batch.messages {
+                let id = outgoing.queued.id;
+                if recorded && answer.acknowledged.contains(&id) {
+                    tracing::debug!(%id, to = %peer, "delivered");
+                    self.emit(NodeEvent::Delivered {
+                        id,
+                        to: peer.to_owned(),
+                    });
+                    let _ = outgoing.done.send(Outcome::Delivered);
+                } else {
+                    let _ = outgoing.done.send(Outcome::Queued(outgoing.queued));
+                }
+            }
+        }
+        match wire {
+            Some(wire) if recorded => Some(SealedBatch {
+                messages: batch,
+                wire,
+            }),
+            _ => {
+                for outgoing in batch {
+                    let _ = outgoing.done.send(Outcome::NotQueued);
+                }
+                None
             }
         }
     }
 
-    /// Delivers sealed envelopes to `peer` in one batch; the ids its receipt acknowledges.
-    async fn deliver_sealed(&self, peer: &str, wires: &[Vec<u8>]) -> HashSet<MessageId> {
+    /// Delivers a sealed batch in one request; the outbox records the deliveries with its
+    /// next commit.
+    async fn deliver_batch(&self, peer: &str, batch: SealedBatch) -> Answered {
+        let acknowledged = self.deliver_sealed(peer, &batch.wire).await;
+        Answered {
+            batch,
+            acknowledged,
+        }
+    }
+
+    /// Delivers a batch envelope to `peer`; the ids its receipt acknowledges.
+    async fn deliver_sealed(&self, peer: &str, wire: &[u8]) -> HashSet<MessageId> {
         let Some(peer_id) = peer
             .parse::<DidKey>()
             .ok()
@@ -1284,10 +1334,9 @@ impl Shared {
         else {
             return HashSet::new();
         };
-        let request = messenger::encode_batch(wires);
         let receipt = match self
             .net
-            .request_on(Lane::Batch, peer_id, Vec::new(), &request)
+            .request_on(Lane::Batch, peer_id, Vec::new(), wire)
             .await
         {
             // The messenger may be busy sealing the next batch.
@@ -1331,7 +1380,18 @@ impl Shared {
             // timestamp, or the receiver's clock-skew check would refuse it.
             SEALED if now().duration_since(queued.id.timestamp()) < Some(FRESH) => payload.to_vec(),
             SEALED => self.core().messenger.restamp(payload, now())?,
-            PLAIN => {
+            PLAIN | IN_HISTORY => {
+                let body = if tag == PLAIN {
+                    payload.to_vec()
+                } else {
+                    self.store
+                        .message(queued.id)?
+                        .ok_or(StoreError::Corrupt {
+                            table: "queue",
+                            what: "a message queued without its history entry",
+                        })?
+                        .body
+                };
                 let bundle = if self.core().messenger.has_session(&queued.peer) {
                     None
                 } else {
@@ -1340,7 +1400,6 @@ impl Shared {
                     Some(messenger::bundle_of_record(&record)?)
                 };
                 let mut core = self.core();
-                let body = payload.to_vec();
                 self.seal_queued(&mut core, queued, &body, bundle.as_ref(), Batch::new())?
             }
             _ => {
@@ -1544,29 +1603,13 @@ impl Shared {
 
     /// Handles a batch of messages from `peer`: those within its rate limit are opened, the
     /// new ones persisted with the session in one commit, then one receipt goes back for all
-    /// that were opened (the sender delivers the others again on its own).
+    /// that were opened (the sender delivers the others again on its own, one by one).
     fn handle_batch(&self, request: InboundRequest, peer: &str, now: Timestamp) {
-        let envelopes = match messenger::decode_batch(request.bytes()) {
-            Ok(envelopes) => envelopes,
-            Err(error) => {
-                tracing::debug!(%peer, %error, "inbound batch refused");
-                return;
-            }
-        };
-        let allowed = envelopes
-            .iter()
-            .take_while(|e| self.within_rate(peer, e.len(), now))
-            .count();
-        if allowed < envelopes.len() {
-            tracing::debug!(%peer, over = envelopes.len() - allowed, "inbound messages over the peer's rate limit: dropped");
-            if allowed == 0 {
-                return;
-            }
-        }
         let mut core = self.core();
         let Core { messenger, rng } = &mut *core;
         let prekeys_before = messenger.prekeys().one_time_prekey_count();
-        let opened = match messenger.open_batch(peer, &envelopes[..allowed], now, rng) {
+        let admit = |len| self.within_rate(peer, len, now);
+        let opened = match messenger.open_batch(peer, request.bytes(), now, rng, admit) {
             Ok(opened) => opened,
             Err(error) => {
                 drop(core);
@@ -1747,7 +1790,7 @@ impl Shared {
         if self.is_stopped() {
             return Err(NodeError::Stopped);
         }
-        let stream = MessageId::generate(now(), &mut self.core().rng);
+        let stream = self.new_id(now());
         let file = path.to_path_buf();
         let manifest = tokio::task::spawn_blocking(move || files::hash_file(&file, stream))
             .await
@@ -2064,18 +2107,21 @@ fn restore(
     Ok(messenger)
 }
 
-/// Delivers the messages waiting in `peer`'s outbox in batches: up to [`BATCHES_IN_FLIGHT`]
-/// out at once, so that the messages sent meanwhile go together in the next. Ends when the
-/// outbox is empty and nothing is out (the next message starts a new task), or when the node
-/// stops (once the batches out are answered).
+/// Delivers the messages waiting in `peer`'s outbox in batches, up to [`BATCHES_IN_FLIGHT`]
+/// out at once, so that the messages sent meanwhile go together in the next. Each commit
+/// seals and persists the next batch and records the deliveries of the batches answered
+/// since the last ([`Shared::commit_outbox`]). Ends when nothing waits and nothing is out (the
+/// next message starts a new task), or when the node stops (once the batches out are
+/// answered and recorded).
 async fn outbox_loop(
     shared: Arc<Shared>,
     peer: String,
     mut waiting: mpsc::UnboundedReceiver<Outgoing>,
 ) {
     let mut stopped = shared.stopped.clone();
-    let mut out = JoinSet::new();
+    let mut out: JoinSet<Answered> = JoinSet::new();
     let mut carried: Option<Outgoing> = None;
+    let mut answered = Vec::new();
     loop {
         if out.is_empty() && carried.is_none() {
             let mut outboxes = shared.outboxes();
@@ -2084,48 +2130,74 @@ async fn outbox_loop(
                 return;
             }
         }
-        let first = if out.len() >= BATCHES_IN_FLIGHT {
-            out.join_next().await;
-            continue;
-        } else if let Some(first) = carried.take() {
-            first
-        } else {
+        // Wait for an answer, or for a message when another batch may go out.
+        if out.len() >= BATCHES_IN_FLIGHT {
+            answered.extend(out.join_next().await.and_then(Result::ok));
+        } else if carried.is_none() {
             tokio::select! {
                 _ = stopped.wait_for(|s| *s) => break,
-                Some(_) = out.join_next(), if !out.is_empty() => continue,
+                Some(answer) = out.join_next(), if !out.is_empty() => answered.extend(answer.ok()),
                 next = waiting.recv() => match next {
-                    Some(next) => next,
+                    Some(next) => carried = Some(next),
                     None => break,
                 },
             }
-        };
-        let mut bytes = first.entry.body.len();
-        let mut batch = vec![first];
-        while batch.len() < messenger::MAX_BATCH {
-            let Ok(next) = waiting.try_recv() else { break };
-            if bytes + next.entry.body.len() > BATCH_BYTES {
-                carried = Some(next);
-                break;
-            }
-            bytes += next.entry.body.len();
-            batch.push(next);
         }
-        if let Some(sealed) = blocking(|| shared.seal_batch(&peer, batch)) {
+        while let Some(answer) = out.try_join_next() {
+            answered.extend(answer.ok());
+        }
+        let batch = if out.len() < BATCHES_IN_FLIGHT {
+            next_batch(&mut carried, &mut waiting)
+        } else {
+            Vec::new()
+        };
+        if batch.is_empty() && answered.is_empty() {
+            continue;
+        }
+        let answers = core::mem::take(&mut answered);
+        if let Some(sealed) = blocking(|| shared.commit_outbox(&peer, batch, answers)) {
             let (shared, peer) = (Arc::clone(&shared), peer.clone());
             out.spawn(async move { shared.deliver_batch(&peer, sealed).await });
         }
     }
-    // Stopping: the batches out are answered (or time out); what still waits takes the usual
-    // path, which reports the node stopped.
-    while out.join_next().await.is_some() {}
+    // Stopping: the batches out are answered (or time out) and recorded; what still waits
+    // takes the usual path, which reports the node stopped.
+    while let Some(answer) = out.join_next().await {
+        answered.extend(answer.ok());
+    }
+    if !answered.is_empty() {
+        blocking(|| shared.commit_outbox(&peer, Vec::new(), answered));
+    }
     shared.outboxes().remove(&peer);
     waiting.close();
     for outgoing in carried
         .into_iter()
         .chain(core::iter::from_fn(|| waiting.try_recv().ok()))
     {
-        let _ = outgoing.done.send(Outcome::NotSealed);
+        let _ = outgoing.done.send(Outcome::NotQueued);
     }
+}
+
+/// The next batch from an outbox: up to [`messenger::MAX_BATCH`] messages and
+/// [`BATCH_BYTES`] of bodies (a message that does not fit waits in `carried`).
+fn next_batch(
+    carried: &mut Option<Outgoing>,
+    waiting: &mut mpsc::UnboundedReceiver<Outgoing>,
+) -> Vec<Outgoing> {
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    while batch.len() < messenger::MAX_BATCH {
+        let Some(next) = carried.take().or_else(|| waiting.try_recv().ok()) else {
+            break;
+        };
+        if !batch.is_empty() && bytes + next.entry.body.len() > BATCH_BYTES {
+            *carried = Some(next);
+            break;
+        }
+        bytes += next.entry.body.len();
+        batch.push(next);
+    }
+    batch
 }
 
 async fn inbound_loop(shared: Arc<Shared>, mut inbound: mpsc::Receiver<InboundRequest>) {

@@ -46,7 +46,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use redb::{
-    Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, Table, TableDefinition,
+    WriteTransaction,
 };
 use talos_crypto::{KeyFile, Timestamp, Zeroizing};
 use talos_ledger::merkle::{self, Hash, LogError, MerkleLog};
@@ -583,8 +584,9 @@ impl Store {
             return Ok(());
         }
         self.write(|txn| {
+            let mut tables = Tables::new(txn);
             for op in &batch.ops {
-                apply(txn, op)?;
+                apply(&mut tables, op)?;
             }
             Ok(())
         })
@@ -653,7 +655,7 @@ impl Store {
     /// # Errors
     /// As [`Store::commit`], and [`StoreError::Corrupt`].
     pub fn set_status(&self, id: MessageId, status: Status) -> Result<bool, StoreError> {
-        self.write(|txn| set_status(txn, id, status))
+        self.write(|txn| set_status(&mut Tables::new(txn), id, status))
     }
 
     /// The message with this id, if stored.
@@ -751,7 +753,7 @@ impl Store {
             };
             queued.next_attempt = next_attempt;
             queued.attempts = queued.attempts.saturating_add(1);
-            apply(txn, &Op::Enqueue(queued))?;
+            apply(&mut Tables::new(txn), &Op::Enqueue(queued))?;
             Ok(true)
         })
     }
@@ -761,7 +763,7 @@ impl Store {
     /// # Errors
     /// As [`Store::commit`], and [`StoreError::Corrupt`].
     pub fn remove_queued(&self, id: MessageId) -> Result<bool, StoreError> {
-        self.write(|txn| remove_queued(txn, id))
+        self.write(|txn| remove_queued(&mut Tables::new(txn), id))
     }
 
     // --- revocations ---
@@ -1000,22 +1002,96 @@ fn check_peer(peer: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn apply(txn: &WriteTransaction, op: &Op) -> Result<(), StoreError> {
+/// The tables a batch writes, each opened once per transaction (on first use).
+struct Tables<'t> {
+    txn: &'t WriteTransaction,
+    sessions: Option<Table<'t, &'static str, &'static [u8]>>,
+    messages: Option<Table<'t, [u8; 16], &'static [u8]>>,
+    messages_by_time: Option<Table<'t, (u64, [u8; 16]), ()>>,
+    queue: Option<Table<'t, [u8; 16], &'static [u8]>>,
+    queue_by_due: Option<Table<'t, (u64, [u8; 16]), ()>>,
+}
+
+/// Opens `definition` in `slot` unless it is open.
+fn opened<'s, 't, K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &'t WriteTransaction,
+    slot: &'s mut Option<Table<'t, K, V>>,
+    definition: TableDefinition<'_, K, V>,
+) -> Result<&'s mut Table<'t, K, V>, StoreError> {
+    if slot.is_none() {
+        *slot = Some(txn.open_table(definition)?);
+    }
+    slot.as_mut().ok_or(StoreError::Corrupt {
+        table: "tables",
+        what: "a table that did not open",
+    })
+}
+
+impl<'t> Tables<'t> {
+    const fn new(txn: &'t WriteTransaction) -> Self {
+        Self {
+            txn,
+            sessions: None,
+            messages: None,
+            messages_by_time: None,
+            queue: None,
+            queue_by_due: None,
+        }
+    }
+
+    fn sessions(&mut self) -> Result<&mut Table<'t, &'static str, &'static [u8]>, StoreError> {
+        opened(self.txn, &mut self.sessions, SESSIONS)
+    }
+
+    /// The history and its time index.
+    #[allow(clippy::type_complexity)]
+    fn history(
+        &mut self,
+    ) -> Result<
+        (
+            &mut Table<'t, [u8; 16], &'static [u8]>,
+            &mut Table<'t, (u64, [u8; 16]), ()>,
+        ),
+        StoreError,
+    > {
+        let messages = opened(self.txn, &mut self.messages, MESSAGES)?;
+        let index = opened(self.txn, &mut self.messages_by_time, MESSAGES_BY_TIME)?;
+        Ok((messages, index))
+    }
+
+    /// The queue and its due-time index.
+    #[allow(clippy::type_complexity)]
+    fn queue(
+        &mut self,
+    ) -> Result<
+        (
+            &mut Table<'t, [u8; 16], &'static [u8]>,
+            &mut Table<'t, (u64, [u8; 16]), ()>,
+        ),
+        StoreError,
+    > {
+        let queue = opened(self.txn, &mut self.queue, QUEUE)?;
+        let index = opened(self.txn, &mut self.queue_by_due, QUEUE_BY_DUE)?;
+        Ok((queue, index))
+    }
+}
+
+fn apply(tables: &mut Tables<'_>, op: &Op) -> Result<(), StoreError> {
     match op {
         Op::PutSession(peer, snapshot) => {
             check_peer(peer)?;
-            txn.open_table(SESSIONS)?
+            tables
+                .sessions()?
                 .insert(peer.as_str(), snapshot.as_slice())?;
         }
         Op::RemoveSession(peer) => {
-            txn.open_table(SESSIONS)?.remove(peer.as_str())?;
+            tables.sessions()?.remove(peer.as_str())?;
         }
         Op::PutMessage(entry) => {
             check_peer(&entry.peer)?;
             let bytes = encode_message(entry)?;
             let id = *entry.id.as_bytes();
-            let mut messages = txn.open_table(MESSAGES)?;
-            let mut index = txn.open_table(MESSAGES_BY_TIME)?;
+            let (messages, index) = tables.history()?;
             let old = messages
                 .insert(id, bytes.as_slice())?
                 .map(|g| decode_message(entry.id, g.value()));
@@ -1025,19 +1101,18 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<(), StoreError> {
                     index.remove((old.timestamp.as_millis(), id))?;
                 }
                 // A row that no longer decodes is replaced; find its index keys by id.
-                Some(Err(_)) => remove_index_keys(&mut index, id)?,
+                Some(Err(_)) => remove_index_keys(index, id)?,
             }
             index.insert((entry.timestamp.as_millis(), id), ())?;
         }
         Op::SetStatus(id, status) => {
-            set_status(txn, *id, *status)?;
+            set_status(tables, *id, *status)?;
         }
         Op::Enqueue(queued) => {
             check_peer(&queued.peer)?;
             let bytes = encode_queued(queued)?;
             let id = *queued.id.as_bytes();
-            let mut queue = txn.open_table(QUEUE)?;
-            let mut index = txn.open_table(QUEUE_BY_DUE)?;
+            let (queue, index) = tables.queue()?;
             let old = queue
                 .insert(id, bytes.as_slice())?
                 .map(|g| decode_queued(queued.id, g.value()));
@@ -1046,19 +1121,19 @@ fn apply(txn: &WriteTransaction, op: &Op) -> Result<(), StoreError> {
                 Some(Ok(old)) => {
                     index.remove((old.next_attempt.as_millis(), id))?;
                 }
-                Some(Err(_)) => remove_index_keys(&mut index, id)?,
+                Some(Err(_)) => remove_index_keys(index, id)?,
             }
             index.insert((queued.next_attempt.as_millis(), id), ())?;
         }
         Op::RemoveQueued(id) => {
-            remove_queued(txn, *id)?;
+            remove_queued(tables, *id)?;
         }
     }
     Ok(())
 }
 
-fn set_status(txn: &WriteTransaction, id: MessageId, status: Status) -> Result<bool, StoreError> {
-    let mut messages = txn.open_table(MESSAGES)?;
+fn set_status(tables: &mut Tables<'_>, id: MessageId, status: Status) -> Result<bool, StoreError> {
+    let (messages, _) = tables.history()?;
     let found = {
         let row = messages.get(id.as_bytes())?;
         row.map(|g| decode_message(id, g.value())).transpose()?
@@ -1072,9 +1147,8 @@ fn set_status(txn: &WriteTransaction, id: MessageId, status: Status) -> Result<b
     Ok(true)
 }
 
-fn remove_queued(txn: &WriteTransaction, id: MessageId) -> Result<bool, StoreError> {
-    let mut queue = txn.open_table(QUEUE)?;
-    let mut index = txn.open_table(QUEUE_BY_DUE)?;
+fn remove_queued(tables: &mut Tables<'_>, id: MessageId) -> Result<bool, StoreError> {
+    let (queue, index) = tables.queue()?;
     let old = queue
         .remove(id.as_bytes())?
         .map(|g| decode_queued(id, g.value()));
@@ -1086,7 +1160,7 @@ fn remove_queued(txn: &WriteTransaction, id: MessageId) -> Result<bool, StoreErr
         }
         Some(Err(_)) => {
             // The row was corrupt: drop any index key that points at it.
-            remove_index_keys(&mut index, *id.as_bytes())?;
+            remove_index_keys(index, *id.as_bytes())?;
             Ok(true)
         }
     }
@@ -1094,7 +1168,7 @@ fn remove_queued(txn: &WriteTransaction, id: MessageId) -> Result<bool, StoreErr
 
 /// Removes every key of a time index that names `id` (a full scan: only for corrupt rows).
 fn remove_index_keys(
-    index: &mut redb::Table<'_, (u64, [u8; 16]), ()>,
+    index: &mut Table<'_, (u64, [u8; 16]), ()>,
     id: [u8; 16],
 ) -> Result<(), StoreError> {
     let mut stale = Vec::new();

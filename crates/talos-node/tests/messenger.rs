@@ -268,43 +268,51 @@ fn a_forgotten_message_opens_again_after_a_rollback() {
 
 #[test]
 fn a_batch_opens_its_messages_and_one_receipt_acknowledges_them() {
-    use talos_node::messenger::{MAX_BATCH, decode_batch, encode_batch};
+    use talos_node::messenger::MAX_BATCH;
     let mut rng = ChaCha20Rng::from_seed([8; 32]);
-    let (mut alice, mut bob, mut carol) = (
-        messenger(1, &mut rng),
-        messenger(2, &mut rng),
-        messenger(3, &mut rng),
-    );
+    let (mut alice, mut bob) = (messenger(1, &mut rng), messenger(2, &mut rng));
+    let carol = messenger(3, &mut rng);
     let bob_did = bob.did().to_owned();
     let alice_did = alice.did().to_owned();
-    // The session's first message (a session start) and three more, one of them sent twice,
-    // one from Carol slipped in, and one forged.
-    let mut wires = Vec::new();
-    let mut ids = Vec::new();
-    for body in [&b"one"[..], b"two", b"three", b"four"] {
-        let (id, wire) = alice
-            .seal(&bob_did, Some(&bundle(&bob)), body, now(), &mut rng)
-            .unwrap();
-        ids.push(id);
-        wires.push(wire);
-    }
-    let (_, from_carol) = carol
-        .seal(&bob_did, Some(&bundle(&bob)), b"not alice", now(), &mut rng)
+    let ids: Vec<_> = (0..6)
+        .map(|_| talos_wire::MessageId::generate(now(), &mut rng))
+        .collect();
+    let all = |_| true;
+    // The session starts with a single message; the first batch goes before any receipt
+    // (its messages carry the session-start header).
+    let (_, zero) = alice
+        .seal(&bob_did, Some(&bundle(&bob)), b"zero", now(), &mut rng)
         .unwrap();
-    let mut forged = wires[3].clone();
+    assert_eq!(body_of(bob.open(&zero, now(), &mut rng)), b"zero");
+    let messages = [(ids[0], &b"one"[..]), (ids[1], b"two"), (ids[2], b"three")];
+    let batch = alice
+        .seal_batch(&bob_did, &messages, now(), &mut rng)
+        .unwrap();
+
+    // Forged, from someone else, or not a batch: refused, nothing changes.
+    let mut forged = batch.clone();
     let last = forged.len() - 1;
     forged[last] ^= 1;
-    let batch = encode_batch(&[
-        wires[0].clone(),
-        wires[1].clone(),
-        from_carol,
-        wires[1].clone(),
-        forged,
-        wires[2].clone(),
-    ]);
-    let envelopes = decode_batch(&batch).unwrap();
+    assert!(
+        bob.open_batch(&alice_did, &forged, now(), &mut rng, all)
+            .is_err()
+    );
+    assert!(
+        bob.open_batch(carol.did(), &batch, now(), &mut rng, all)
+            .is_err(),
+        "signed by Alice, delivered by Carol"
+    );
+    assert!(
+        bob.open_batch(&alice_did, &zero, now(), &mut rng, all)
+            .is_err()
+    );
+    assert!(
+        bob.open(&batch, now(), &mut rng).is_err(),
+        "a batch is not a message"
+    );
+
     let opened = bob
-        .open_batch(&alice_did, &envelopes, now(), &mut rng)
+        .open_batch(&alice_did, &batch, now(), &mut rng, all)
         .unwrap();
     let received: Vec<_> = opened
         .received
@@ -319,40 +327,56 @@ fn a_batch_opens_its_messages_and_one_receipt_acknowledges_them() {
             (ids[2], b"three".to_vec())
         ]
     );
-    assert_eq!(opened.duplicates, vec![ids[1]]);
-    let refused: Vec<usize> = opened.refused.iter().map(|(i, _)| *i).collect();
-    assert_eq!(refused, vec![2, 4], "Carol's envelope and the forged one");
+    assert!(opened.duplicates.is_empty() && opened.refused.is_empty());
     let (from, acked) = alice.open_receipts(&opened.receipt, now()).unwrap();
-    assert_eq!(from, bob_did);
-    assert_eq!(acked, vec![ids[0], ids[1], ids[2], ids[1]]);
-    // A batch receipt is not a single message's receipt.
-    assert!(alice.open_receipt(&opened.receipt, now()).is_err());
-    // The fourth message, delivered alone afterwards, still opens (out of order is fine).
-    assert_eq!(body_of(bob.open(&wires[3], now(), &mut rng)), b"four");
-
-    // A batch with nothing to open is an error; so are malformed batches.
-    let again = encode_batch(&[wires[3].clone()]);
-    let opened = bob
-        .open_batch(&alice_did, &decode_batch(&again).unwrap(), now(), &mut rng)
-        .unwrap();
-    assert!(opened.received.is_empty() && opened.duplicates == vec![ids[3]]);
-    let bogus = encode_batch(&[b"not an envelope".to_vec()]);
-    assert!(
-        bob.open_batch(&alice_did, &decode_batch(&bogus).unwrap(), now(), &mut rng)
-            .is_err()
-    );
-    assert!(decode_batch(&[]).is_err(), "empty");
-    assert!(decode_batch(&[0, 0, 0, 0]).is_err(), "an empty envelope");
-    assert!(decode_batch(&[0, 0, 0, 9, 1, 2]).is_err(), "truncated");
-    assert!(decode_batch(&[0, 0]).is_err(), "truncated length");
-    let too_many = encode_batch(&vec![vec![1_u8]; MAX_BATCH + 1]);
-    assert!(decode_batch(&too_many).is_err(), "more than MAX_BATCH");
     assert_eq!(
-        decode_batch(&encode_batch(&vec![vec![1_u8]; MAX_BATCH]))
-            .unwrap()
-            .len(),
-        MAX_BATCH
+        (from.as_str(), acked),
+        (bob_did.as_str(), ids[..3].to_vec())
     );
+    // A batch's receipt is not a single message's.
+    assert!(alice.open_receipt(&opened.receipt, now()).is_err());
+
+    // Delivered again: duplicates, acknowledged again.
+    let again = bob
+        .open_batch(&alice_did, &batch, now(), &mut rng, all)
+        .unwrap();
+    assert!(again.received.is_empty());
+    assert_eq!(again.duplicates, ids[..3].to_vec());
+
+    // A message the receiver does not admit (e.g. over a rate limit) is refused, not
+    // decrypted: sent again alone under the same id, it opens.
+    let messages = [(ids[3], &b"four"[..]), (ids[4], b"five"), (ids[5], b"six")];
+    let batch = alice
+        .seal_batch(&bob_did, &messages, now(), &mut rng)
+        .unwrap();
+    let mut admitted = 0;
+    let opened = bob
+        .open_batch(&alice_did, &batch, now(), &mut rng, |_| {
+            admitted += 1;
+            admitted <= 2
+        })
+        .unwrap();
+    assert_eq!(opened.received.len(), 2);
+    let refused: Vec<usize> = opened.refused.iter().map(|(i, _)| *i).collect();
+    assert_eq!(refused, vec![2]);
+    let alone = alice
+        .seal_with_id(&bob_did, None, b"six", ids[5], now(), &mut rng)
+        .unwrap();
+    assert_eq!(body_of(bob.open(&alone, now(), &mut rng)), b"six");
+
+    // Sizes: 1 to MAX_BATCH messages.
+    assert!(alice.seal_batch(&bob_did, &[], now(), &mut rng).is_err());
+    let many: Vec<_> = (0..=MAX_BATCH)
+        .map(|_| (talos_wire::MessageId::generate(now(), &mut rng), &b"x"[..]))
+        .collect();
+    assert!(alice.seal_batch(&bob_did, &many, now(), &mut rng).is_err());
+    let full = alice
+        .seal_batch(&bob_did, &many[..MAX_BATCH], now(), &mut rng)
+        .unwrap();
+    let opened = bob
+        .open_batch(&alice_did, &full, now(), &mut rng, all)
+        .unwrap();
+    assert_eq!(opened.received.len(), MAX_BATCH);
 }
 
 #[test]
