@@ -238,40 +238,6 @@ impl Unverified {
     }
 }
 
-/// Checks many envelopes' signatures at once, each against its sender's key, which the
-/// caller resolved: one batch equation ([`talos_crypto::verify_batch`]), several times
-/// cheaper per envelope than [`Unverified::verify`] one by one. If the batch fails, each
-/// envelope is checked alone, so exactly the bad ones are refused. Results are in input
-/// order.
-///
-/// As `talos_crypto::verify_batch` documents, the batch equation can accept a signature whose
-/// `R` a signer deliberately gave a small-order component (the single check refuses it); only
-/// the holder of the signing key can make one.
-#[must_use]
-pub fn verify_batch(
-    envelopes: Vec<(Unverified, VerifyingKey)>,
-) -> Vec<Result<Envelope, EnvelopeError>> {
-    let signed: Vec<Vec<u8>> = envelopes
-        .iter()
-        .map(|(e, _)| e.0.record_without_sig().to_json())
-        .collect();
-    let messages: Vec<&[u8]> = signed.iter().map(Vec::as_slice).collect();
-    let signatures: Vec<Signature> = envelopes.iter().map(|(e, _)| e.0.signature).collect();
-    let keys: Vec<VerifyingKey> = envelopes.iter().map(|(_, k)| *k).collect();
-    if talos_crypto::verify_batch(&messages, &signatures, &keys).is_ok() {
-        return envelopes.into_iter().map(|(e, _)| Ok(e.0)).collect();
-    }
-    envelopes
-        .into_iter()
-        .zip(&signed)
-        .map(|((envelope, key), signed)| {
-            key.verify(signed, &envelope.0.signature)
-                .map_err(|_| EnvelopeError::BadSignature)?;
-            Ok(envelope.0)
-        })
-        .collect()
-}
-
 impl Envelope {
     /// Checks `fields` against `limits` and signs them.
     ///
