@@ -85,8 +85,8 @@ pub enum IdentityError {
     /// The key file is encrypted and no passphrase was given. Set the variable (or, for a new
     /// identity, choose `--no-passphrase` deliberately).
     #[error(
-        "a passphrase is needed to open the identity key: set TALOS_PASSPHRASE \
-         (or create the identity with --no-passphrase)"
+        "a passphrase is needed to open the identity key: set TALOS_PASSPHRASE or run on a \
+         terminal (or create the identity with --no-passphrase)"
     )]
     PassphraseNeeded,
     /// The passphrase does not open the key file (or the file was altered). Try again.
@@ -315,12 +315,23 @@ pub fn passphrase_from_env() -> Result<Zeroizing<Vec<u8>>, IdentityError> {
 /// As [`passphrase_from_env`].
 pub fn passphrase_from_value(value: Option<OsString>) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
     let value = value.ok_or(IdentityError::PassphraseNeeded)?;
-    let bytes = Zeroizing::new(os_bytes(value).ok_or(IdentityError::PassphraseNeeded)?);
-    if bytes.is_empty() {
+    checked_passphrase(Zeroizing::new(
+        os_bytes(value).ok_or(IdentityError::PassphraseNeeded)?,
+    ))
+}
+
+/// `passphrase` if it can be one: not empty, not too long.
+///
+/// # Errors
+/// [`IdentityError::PassphraseNeeded`] if it is empty; [`IdentityError::PassphraseTooLong`].
+pub fn checked_passphrase(
+    passphrase: Zeroizing<Vec<u8>>,
+) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
+    if passphrase.is_empty() {
         return Err(IdentityError::PassphraseNeeded);
     }
-    check_len(&bytes)?;
-    Ok(bytes)
+    check_len(&passphrase)?;
+    Ok(passphrase)
 }
 
 #[cfg(unix)]

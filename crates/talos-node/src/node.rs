@@ -12,9 +12,14 @@
 //!   within [`NodeConfig::send_timeout`] gets [`NodeError::NotDelivered`]: the message stays
 //!   queued and the node retries it with exponential backoff until
 //!   [`NodeConfig::retry_deadline`], reporting the outcome as a [`NodeEvent`].
-//! - An incoming message is opened, its history entry and session snapshot are committed in
-//!   one [`Batch`], and only then is the signed receipt sent back; a retry of a message already
-//!   received gets its receipt again.
+//! - Messages to a peer with a session go through its outbox: those waiting while a batch is
+//!   out are sealed together into one envelope ([`Messenger::seal_batch`]) and committed in one
+//!   transaction (which also records the deliveries answered since); the peer commits them in
+//!   one transaction and answers with one receipt. A message its batch did not get
+//!   acknowledged takes the single path above.
+//! - An incoming message (or batch) is opened, its history entries and session snapshot are
+//!   committed in one [`Batch`], and only then is the signed receipt sent back; a retry of a
+//!   message already received gets its receipt again.
 //! - [`Node::send_file`] sends a file in chunks, each sealed through the peer's session, and
 //!   returns once the receiver verified the whole file; a cut connection or a restarted
 //!   receiver is resumed, resending only the chunks not acknowledged (see [`crate::files`]).

@@ -9,7 +9,7 @@ mod common;
 use core::time::Duration;
 use std::time::Instant;
 
-use common::{Process, ok, talos};
+use common::{Process, TALOS, ok, talos};
 
 #[test]
 fn init_listen_send_history() {
@@ -217,4 +217,77 @@ fn listen_serves_health_and_metrics() {
         std::thread::sleep(Duration::from_millis(50));
     }
     b_listener.stop();
+}
+
+/// `talos ARGS…` on a pseudo-terminal (util-linux `script`), `typed` written to it: its exit
+/// status and what the terminal showed.
+fn on_terminal(dir: &std::path::Path, args: &str, typed: &str) -> (bool, String) {
+    use std::io::Write as _;
+    let line = format!("{TALOS} --data-dir {} {args}", dir.display());
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_remove("TALOS_PASSPHRASE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` (Debian's bsdutils) to run a pseudo-terminal");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(typed.as_bytes())
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{line} did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_passphrase_is_asked_on_a_terminal() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("a");
+    // A new key asks twice; two different answers refuse.
+    let (ok_init, shown) = on_terminal(&dir, "init", "one\ntwo\n");
+    assert!(
+        !ok_init && shown.contains("the passphrases differ"),
+        "{shown}"
+    );
+    let (ok_init, shown) = on_terminal(&dir, "init", "horse staple\nhorse staple\n");
+    assert!(ok_init, "{shown}");
+    assert!(shown.contains("Passphrase for the identity key"), "{shown}");
+    let did = ok(&dir, &["id"]).trim().to_owned();
+    assert!(ok(&dir, &["status"]).contains("encrypted"));
+    // Using the key asks once: the right passphrase signs, a wrong one is refused.
+    let issue = format!("cap issue --to {did} --allow-tool echo --ttl 60");
+    let (signed, shown) = on_terminal(&dir, &issue, "horse staple\n");
+    assert!(signed && shown.contains(r#""iss":""#), "{shown}");
+    let (signed, shown) = on_terminal(&dir, &issue, "battery\n");
+    assert!(!signed && shown.contains("wrong passphrase"), "{shown}");
+    // Without a terminal and without TALOS_PASSPHRASE, the error says what to do.
+    let output = talos(
+        &dir,
+        &[
+            "cap",
+            "issue",
+            "--to",
+            &did,
+            "--allow-tool",
+            "echo",
+            "--ttl",
+            "60",
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("TALOS_PASSPHRASE"));
 }

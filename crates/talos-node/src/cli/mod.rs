@@ -71,7 +71,7 @@ pub(crate) struct Cli {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Create this node's identity (prints its DID). The key is encrypted with
-    /// $TALOS_PASSPHRASE.
+    /// $TALOS_PASSPHRASE, or a passphrase asked on the terminal.
     Init {
         /// A name for this node (shown by `status`).
         #[arg(long)]
@@ -634,12 +634,38 @@ fn key_file(store: &Store, dir: &Path) -> Result<KeyFile, CliError> {
     })
 }
 
-/// The passphrase for `file`: none for an unencrypted file, else `$TALOS_PASSPHRASE`.
+/// The passphrase for `file`: none for an unencrypted file, else [`passphrase`].
 fn passphrase_for(file: &KeyFile) -> Result<Option<Zeroizing<Vec<u8>>>, CliError> {
     if file.is_encrypted() {
-        Ok(Some(identity::passphrase_from_env()?))
+        Ok(Some(passphrase(false)?))
     } else {
         Ok(None)
+    }
+}
+
+/// The passphrase from `$TALOS_PASSPHRASE`, or else asked on the terminal when there is one
+/// (twice when `new`, for a new key), without echo.
+fn passphrase(new: bool) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    use std::io::IsTerminal as _;
+    match identity::passphrase_from_env() {
+        Err(identity::IdentityError::PassphraseNeeded) if std::io::stdin().is_terminal() => {
+            let ask = |prompt: &str| {
+                rpassword::prompt_password(prompt)
+                    // The string's buffer becomes the zeroized vector: no other copy.
+                    .map(|typed| Zeroizing::new(typed.into_bytes()))
+                    .map_err(|error| CliError::new(format!("cannot read the passphrase: {error}")))
+            };
+            let typed = identity::checked_passphrase(ask("Passphrase for the identity key: ")?)?;
+            if new && ask("The same passphrase again: ")? != typed {
+                return Err(CliError::new("the passphrases differ"));
+            }
+            Ok(typed)
+        }
+        Err(identity::IdentityError::PassphraseNeeded) if new => Err(CliError::new(
+            "set TALOS_PASSPHRASE (or run on a terminal) to encrypt the identity key, \
+             or pass --no-passphrase to store it in clear",
+        )),
+        other => Ok(other?),
     }
 }
 
@@ -670,15 +696,7 @@ fn init(
     let passphrase = if no_passphrase {
         None
     } else {
-        Some(
-            identity::passphrase_from_env().map_err(|error| match error {
-                identity::IdentityError::PassphraseNeeded => CliError::new(
-                    "set TALOS_PASSPHRASE to encrypt the identity key \
-                 (or pass --no-passphrase to store it in clear)",
-                ),
-                other => CliError::from(other),
-            })?,
-        )
+        Some(passphrase(true)?)
     };
     let store = create(dir)?;
     if let Some(file) = store.identity()? {
