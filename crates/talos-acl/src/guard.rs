@@ -61,7 +61,7 @@ use talos_crypto::{Timestamp, VerifyingKey};
 use crate::cache::{SessionCache, SessionId};
 use crate::policy::{Policy, PolicyRequest};
 use crate::rate::{RateConfig, RateDecision, RateExceeded, RateLimit, RateLimiter};
-use crate::revocation::{Revocation, RevocationError, RevocationSet};
+use crate::revocation::{Revocation, RevocationError, RevocationSet, RevocationSetFull};
 use crate::scope::Request;
 use crate::token::{CapabilityHash, CapabilityToken};
 use crate::verify::{Decision, Denial, DenyReason, Verifier};
@@ -156,6 +156,17 @@ impl Guard {
         token: &CapabilityToken,
     ) -> Result<bool, RevocationError> {
         self.revoked.insert(revocation, token)
+    }
+
+    /// Revokes the capability with `hash` on the operator's decision (e.g. `talos cap revoke`
+    /// on the serving node), without a signed revocation; cached sessions that depend on it
+    /// are denied (and dropped) on their next request. Returns `false` if it was revoked
+    /// already.
+    ///
+    /// # Errors
+    /// [`RevocationSetFull`] when the set is full.
+    pub fn revoke_hash(&mut self, hash: CapabilityHash) -> Result<bool, RevocationSetFull> {
+        self.revoked.insert_hash(hash)
     }
 
     /// Ends a session: its next request must present the full chain again.

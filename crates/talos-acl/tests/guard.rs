@@ -351,3 +351,27 @@ fn a_first_call_outside_the_scope_still_admits_the_chain() {
     let next = guard.authorize(&s.peer, session, hash, &read, &read_policy, 0, at(NOW));
     assert!(next.decision.is_allow());
 }
+
+#[test]
+fn an_operator_revocation_by_hash_reaches_cached_sessions() {
+    let s = setup("tool:read_file");
+    let mut guard = Guard::new(policy(&s.peer, ""), RateConfig::default());
+    let (req, preq) = call("read_file");
+    let chain = Presented::Chain(core::slice::from_ref(&s.token));
+    let hash = Presented::Hash(s.token.capability_hash());
+    assert!(
+        guard
+            .authorize(&s.peer, [5; 16], chain, &req, &preq, 0, at(NOW))
+            .decision
+            .is_allow()
+    );
+    assert!(guard.revoke_hash(*s.token.capability_hash()).unwrap());
+    assert!(
+        !guard.revoke_hash(*s.token.capability_hash()).unwrap(),
+        "once"
+    );
+    let v = guard.authorize(&s.peer, [5; 16], hash, &req, &preq, 0, at(NOW + 1));
+    assert_eq!(reason(&v), Some("REVOKED"));
+    let v = guard.authorize(&s.peer, [4; 16], chain, &req, &preq, 0, at(NOW + 1));
+    assert_eq!(reason(&v), Some("REVOKED"));
+}
