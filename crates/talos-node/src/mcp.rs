@@ -407,7 +407,8 @@ fn key_of(did: &str) -> Result<talos_crypto::VerifyingKey, McpError> {
 
 /// Serves `process` to the peers in `allow` (their DIDs) that start MCP sessions with `node`,
 /// until `shutdown` resolves: one [`ServerTunnel`] and one process per peer session, every
-/// audit record appended to the node's ledger (and passed on to `events`, if given). `rate`
+/// audit record appended to the node's ledger (and passed on to `events`, if given). The
+/// capabilities revoked in the node's store are refused (reread every second). `rate`
 /// limits each peer's calls (`RateConfig::default()`: 100/s, bursts of 10). Tunnels
 /// honour capabilities the node issued ([`ServerConfig::capability_issuer`]); the policy lets
 /// each allowed peer call every tool, resource and prompt, so the capability decides. Packets
@@ -440,10 +441,16 @@ pub async fn serve_peers(
     let (audit_tx, mut audit_rx) = mpsc::channel(256);
     let (stop, stopped) = watch::channel(false);
     let mut tunnels = tokio::task::JoinSet::new();
+    // The first tick is at once: the store's revocations are in the guard before any session.
+    let mut revocations = tokio::time::interval(REVOCATIONS_EVERY);
+    revocations.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    revocations.tick().await;
+    load_revocations(node, &guard);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
+            _ = revocations.tick() => load_revocations(node, &guard),
             accepted = accept.recv() => {
                 let Some((did, link)) = accepted else { break };
                 let Some((_, key)) = peers.iter().find(|(d, _)| *d == did) else {
@@ -483,6 +490,34 @@ pub async fn serve_peers(
         record(node, event, events.as_ref()).await;
     }
     Ok(())
+}
+
+/// How often [`serve_peers`] rereads the node's revocations: `talos cap revoke` run against
+/// the serving node takes effect within this.
+const REVOCATIONS_EVERY: Duration = Duration::from_secs(1);
+
+/// Puts every capability revoked in the node's store into `guard` (the operator revoked them:
+/// their sessions are refused from their next request).
+fn load_revocations(node: &Node, guard: &Mutex<Guard>) {
+    let revoked = match node.store().revocations() {
+        Ok(revoked) => revoked,
+        Err(error) => {
+            tracing::error!(%error, "revocations not read");
+            return;
+        }
+    };
+    let mut guard = guard
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for (hash, _) in revoked {
+        match guard.revoke_hash(hash) {
+            Ok(true) => {
+                tracing::info!(capability = %talos_crypto::hash::to_hex(&hash), "capability revoked")
+            }
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, "revocation not applied"),
+        }
+    }
 }
 
 /// Appends an audit record to the node's ledger and passes the event on.
