@@ -129,13 +129,11 @@ pub enum Inbound {
     },
 }
 
-/// What [`Messenger::open_batch`] found: send `receipt` back to `from` after persisting
+/// What [`Messenger::open_batch`] found: send `receipt` back to the sender after persisting
 /// the messages and the peer's session.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct OpenedBatch {
-    /// The sender's DID.
-    pub from: String,
     /// The new messages, in batch order.
     pub received: Vec<Received>,
     /// Ids of messages already received (acknowledged again, not delivered again).
@@ -596,7 +594,8 @@ impl Messenger {
     ///
     /// # Errors
     /// [`MessengerError`] for an envelope that is not a batch from `from` to us, or when no
-    /// message opened; refusals change no state.
+    /// message opened: refusals change no state. Should the receipt not be signed after some
+    /// messages opened, the error leaves the session advanced: restore it from its snapshot.
     pub fn open_batch(
         &mut self,
         from: &str,
@@ -653,15 +652,20 @@ impl Messenger {
                 |(_, error)| error,
             ));
         }
-        let receipt = self.envelope(
-            MessageId::generate(now, rng),
-            EnvelopeType::Ack,
-            from,
-            ids,
-            now,
-        )?;
+        let receipt = self
+            .envelope(
+                MessageId::generate(now, rng),
+                EnvelopeType::Ack,
+                from,
+                ids,
+                now,
+            )
+            .inspect_err(|_| {
+                for message in &received {
+                    self.forget_received(from, message.id);
+                }
+            })?;
         Ok(OpenedBatch {
-            from: from.to_owned(),
             received,
             duplicates,
             refused,

@@ -1617,6 +1617,8 @@ impl Shared {
         let opened = match messenger.open_batch(peer, request.bytes(), now, rng, admit) {
             Ok(opened) => opened,
             Err(error) => {
+                // As on disk (opening may have advanced the session before failing).
+                self.rollback(messenger, peer);
                 drop(core);
                 tracing::debug!(%peer, %error, "inbound batch refused");
                 self.emit(NodeEvent::Error {
@@ -2128,6 +2130,9 @@ async fn outbox_loop(
     let mut carried: Option<Outgoing> = None;
     let mut answered = Vec::new();
     loop {
+        if *stopped.borrow() {
+            break;
+        }
         if out.is_empty() && carried.is_none() {
             let mut outboxes = shared.outboxes();
             if waiting.is_empty() {
