@@ -1523,14 +1523,7 @@ impl Shared {
                 receipt,
             }) => {
                 let persisted = (|| -> Result<(), NodeError> {
-                    if messenger.prekeys().one_time_prekey_count() != prekeys_before {
-                        let sealed = self.identity.seal_prekeys(rng, messenger.prekeys())?;
-                        self.store.put_prekeys(&sealed)?;
-                    }
-                    let snapshot = messenger
-                        .peer_snapshot(&from)
-                        .ok_or_else(|| MessengerError::NoSession(from.clone()))?;
-                    let sealed = self.identity.seal(rng, SESSION_LABEL, &snapshot)?;
+                    let sealed = self.sealed_session(messenger, rng, &from, prekeys_before)?;
                     let entry = HistoryEntry {
                         id,
                         peer: from.clone(),
@@ -1573,7 +1566,9 @@ impl Shared {
                 receipt,
                 ..
             }) => {
-                let persisted = self.persist_inbound_session(messenger, rng, &from, prekeys_before);
+                let persisted = self
+                    .sealed_session(messenger, rng, &from, prekeys_before)
+                    .and_then(|sealed| Ok(self.store.put_session(&from, &sealed)?));
                 if let Err(error) = persisted {
                     // No receipt: the sender sends the frame again.
                     self.rollback(messenger, &from);
@@ -1634,14 +1629,7 @@ impl Shared {
             if opened.received.is_empty() {
                 return Ok(());
             }
-            if messenger.prekeys().one_time_prekey_count() != prekeys_before {
-                let sealed = self.identity.seal_prekeys(rng, messenger.prekeys())?;
-                self.store.put_prekeys(&sealed)?;
-            }
-            let snapshot = messenger
-                .peer_snapshot(peer)
-                .ok_or_else(|| MessengerError::NoSession(peer.to_owned()))?;
-            let sealed = self.identity.seal(rng, SESSION_LABEL, &snapshot)?;
+            let sealed = self.sealed_session(messenger, rng, peer, prekeys_before)?;
             let batch = opened.received.iter().fold(
                 Batch::new().put_session(peer, &sealed),
                 |batch, message| {
@@ -1685,15 +1673,15 @@ impl Shared {
         }
     }
 
-    /// Persists the session with `from` (and the prekeys, if opening used a one-time prekey)
-    /// after a stream frame was opened.
-    fn persist_inbound_session(
+    /// The session with `from`, sealed for the store, after something from `from` was opened;
+    /// if opening used a one-time prekey, the prekeys are persisted first.
+    fn sealed_session(
         &self,
         messenger: &Messenger,
         rng: &mut ChaCha20Rng,
         from: &str,
         prekeys_before: usize,
-    ) -> Result<(), NodeError> {
+    ) -> Result<Vec<u8>, NodeError> {
         if messenger.prekeys().one_time_prekey_count() != prekeys_before {
             let sealed = self.identity.seal_prekeys(rng, messenger.prekeys())?;
             self.store.put_prekeys(&sealed)?;
@@ -1701,8 +1689,7 @@ impl Shared {
         let snapshot = messenger
             .peer_snapshot(from)
             .ok_or_else(|| MessengerError::NoSession(from.to_owned()))?;
-        let sealed = self.identity.seal(rng, SESSION_LABEL, &snapshot)?;
-        Ok(self.store.put_session(from, &sealed)?)
+        Ok(self.identity.seal(rng, SESSION_LABEL, &snapshot)?)
     }
 
     /// Handles a frame of a file stream (its session persisted): the receipt goes back once

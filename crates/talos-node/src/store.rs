@@ -1002,14 +1002,19 @@ fn check_peer(peer: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A table of rows by message id (history, queue).
+type ById<'t> = Table<'t, [u8; 16], &'static [u8]>;
+/// A time index of such a table.
+type ByTime<'t> = Table<'t, (u64, [u8; 16]), ()>;
+
 /// The tables a batch writes, each opened once per transaction (on first use).
 struct Tables<'t> {
     txn: &'t WriteTransaction,
     sessions: Option<Table<'t, &'static str, &'static [u8]>>,
-    messages: Option<Table<'t, [u8; 16], &'static [u8]>>,
-    messages_by_time: Option<Table<'t, (u64, [u8; 16]), ()>>,
-    queue: Option<Table<'t, [u8; 16], &'static [u8]>>,
-    queue_by_due: Option<Table<'t, (u64, [u8; 16]), ()>>,
+    messages: Option<ById<'t>>,
+    messages_by_time: Option<ByTime<'t>>,
+    queue: Option<ById<'t>>,
+    queue_by_due: Option<ByTime<'t>>,
 }
 
 /// Opens `definition` in `slot` unless it is open.
@@ -1044,32 +1049,14 @@ impl<'t> Tables<'t> {
     }
 
     /// The history and its time index.
-    #[allow(clippy::type_complexity)]
-    fn history(
-        &mut self,
-    ) -> Result<
-        (
-            &mut Table<'t, [u8; 16], &'static [u8]>,
-            &mut Table<'t, (u64, [u8; 16]), ()>,
-        ),
-        StoreError,
-    > {
+    fn history(&mut self) -> Result<(&mut ById<'t>, &mut ByTime<'t>), StoreError> {
         let messages = opened(self.txn, &mut self.messages, MESSAGES)?;
         let index = opened(self.txn, &mut self.messages_by_time, MESSAGES_BY_TIME)?;
         Ok((messages, index))
     }
 
     /// The queue and its due-time index.
-    #[allow(clippy::type_complexity)]
-    fn queue(
-        &mut self,
-    ) -> Result<
-        (
-            &mut Table<'t, [u8; 16], &'static [u8]>,
-            &mut Table<'t, (u64, [u8; 16]), ()>,
-        ),
-        StoreError,
-    > {
+    fn queue(&mut self) -> Result<(&mut ById<'t>, &mut ByTime<'t>), StoreError> {
         let queue = opened(self.txn, &mut self.queue, QUEUE)?;
         let index = opened(self.txn, &mut self.queue_by_due, QUEUE_BY_DUE)?;
         Ok((queue, index))
