@@ -963,31 +963,37 @@ impl Node {
     /// # Errors
     /// [`NodeError::Ledger`].
     pub fn append_audit(&self, record: &talos_mcp::AuditRecord) -> Result<u64, NodeError> {
-        let call = record
-            .to_tool_call()
-            .map_err(|e| NodeError::Ledger(e.to_string()))?;
+        use talos_ledger::entry::{Body, Entry};
+        use talos_ledger::merkle::LogError;
+        let failed = |e: &dyn fmt::Display| NodeError::Ledger(e.to_string());
+        let call = record.to_tool_call().map_err(|e| failed(&e))?;
         let id = self.shared.new_id(now());
-        let mut ledger = self.shared.ledger();
-        let ledger = match &mut *ledger {
-            Some(ledger) => ledger,
-            slot @ None => slot.insert(
-                self.shared
-                    .store
-                    .ledger()
-                    .map_err(|e| NodeError::Ledger(e.to_string()))?,
-            ),
+        let append = |ledger: &mut Ledger| -> Result<Result<u64, LogError<StoreError>>, NodeError> {
+            let entry = Entry::new(
+                *id.as_bytes(),
+                self.shared.did.clone(),
+                ledger.size(),
+                record.at,
+                Body::ToolCall(call.clone()),
+            )
+            .map_err(|e| failed(&e))?;
+            Ok(ledger.append_entry(&entry.to_cbor()))
         };
-        let entry = talos_ledger::entry::Entry::new(
-            *id.as_bytes(),
-            self.shared.did.clone(),
-            ledger.size(),
-            record.at,
-            talos_ledger::entry::Body::ToolCall(call),
-        )
-        .map_err(|e| NodeError::Ledger(e.to_string()))?;
-        ledger
-            .append_entry(&entry.to_cbor())
-            .map_err(|e| NodeError::Ledger(e.to_string()))
+        let mut slot = self.shared.ledger();
+        let ledger = match &mut *slot {
+            Some(ledger) => ledger,
+            slot @ None => slot.insert(self.shared.store.ledger().map_err(|e| failed(&e))?),
+        };
+        match append(ledger)? {
+            // A command on the node's store (e.g. `talos cap revoke` through the control
+            // socket) appended meanwhile: reopen at the size on disk and append there.
+            Err(LogError::Store(StoreError::LedgerConflict { .. })) => {
+                *ledger = self.shared.store.ledger().map_err(|e| failed(&e))?;
+                append(ledger)?
+            }
+            appended => appended,
+        }
+        .map_err(|e| failed(&e))
     }
 
     /// Stops the node: background work stops taking new work, an inbound message being

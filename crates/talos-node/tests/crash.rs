@@ -117,6 +117,33 @@ async fn run() {
         "{peers:?}"
     );
 
+    // B's operator issues A a capability and revokes it (through B's control socket): two
+    // entries in B's ledger before the crash.
+    let cap_file = root.path().join("a.cap");
+    let issued = ok(
+        &b_dir,
+        &[
+            "--json",
+            "cap",
+            "issue",
+            "--to",
+            &a_did,
+            "--allow-tool",
+            "echo",
+            "--ttl",
+            "600",
+            "--out",
+            cap_file.to_str().unwrap(),
+        ],
+    );
+    let hash = json::parse(issued.as_bytes())
+        .unwrap()
+        .get("capability_hash")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_owned();
+    ok(&b_dir, &["cap", "revoke", &hash, "--reason", "crash test"]);
+
     let mut events = a.events();
 
     // The stream: COUNT sends, CONCURRENCY at a time, each reporting its outcome.
@@ -280,8 +307,11 @@ async fn run() {
     );
     drop(store);
 
-    // B's ledger verifies; B still has exactly one session, with A.
-    ok(&b_dir, &["ledger", "verify"]);
+    // B's ledger verifies, with the two entries it had before the crash; B still has
+    // exactly one session, with A.
+    let verified = ok(&b_dir, &["ledger", "verify"]);
+    assert!(verified.starts_with("ledger ok: 2 entries"), "{verified}");
+    ok(&b_dir, &["ledger", "prove", "1"]);
     let peers = ok(&b_dir, &["peers"]);
     assert_eq!(peers.trim(), a_did, "{peers}");
 }

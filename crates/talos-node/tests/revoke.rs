@@ -1,11 +1,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 //! A capability revoked in the serving node's store (what `talos cap revoke` does on a running
 //! node) is refused by the node's MCP tunnels from the next call on, including in a session
-//! that already used it.
+//! that already used it; the node's audit records go on after another writer (such a command)
+//! appended to its ledger.
 
 use core::time::Duration;
 
 use talos_crypto::SigningKey;
+use talos_ledger::entry::{Body, CapabilityIssued, Entry};
 use talos_mcp::acl::rate::{RateConfig, RateLimit};
 use talos_mcp::acl::revocation::Revocation;
 use talos_mcp::acl::token::{CapabilityToken, TokenFields};
@@ -78,6 +80,32 @@ async fn a_revoked_capability_is_refused_by_a_running_tunnel() {
             read.read_line(&mut line).await.unwrap();
             assert!(line.contains("echo: hi"), "allowed before: {line}");
 
+            // Another writer of the node's ledger appends (as `talos cap issue` does through
+            // the control socket) once the node has appended its audit of that call.
+            let audited = loop {
+                let size = server.store().ledger().unwrap().size();
+                if size > 0 {
+                    break size;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            let entry = Entry::new(
+                [7; 16],
+                server.did(),
+                audited,
+                talos_node::now(),
+                Body::CapabilityIssued(CapabilityIssued {
+                    capability_hash: [9; 32],
+                    issuer: server.did().to_owned(),
+                    subject: server.did().to_owned(),
+                    exp: talos_node::now(),
+                }),
+            )
+            .unwrap();
+            let mut other = server.store().ledger().unwrap();
+            other.append_entry(&entry.to_cbor()).unwrap();
+            drop(other);
+
             // The operator revokes it on the serving node.
             let revocation = Revocation::issue(
                 server.signing_key(),
@@ -108,6 +136,13 @@ async fn a_revoked_capability_is_refused_by_a_running_tunnel() {
             }
             assert!(line.contains(r#""error""#), "{line}");
             assert!(!line.contains("echo: hi"), "{line}");
+            // The node's audits after the other append went on (the node reopened its ledger).
+            loop {
+                if server.store().ledger().unwrap().size() >= audited + 1 + id as u64 - 1 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             drop(write);
         };
         let (served, connected, ()) = tokio::join!(

@@ -26,9 +26,11 @@ use talos_acl::token::{CapabilityHash, CapabilityToken, MAX_TOKEN_BYTES, TokenFi
 use talos_acl::verify::{DEFAULT_MAX_DEPTH, DenyReason, DidResolver, KeyResolver, Verifier};
 use talos_crypto::hash::{from_hex, to_hex};
 use talos_crypto::json::{self, Map, Number, Value};
-use talos_crypto::{SigningKey, Timestamp};
+use talos_crypto::{ChaCha20Rng, SeedableRng as _, SigningKey, Timestamp};
 use talos_did::Did;
+use talos_ledger::entry::{Body, CapabilityIssued, CapabilityRevoked, Entry};
 use talos_node::store::Store;
+use talos_wire::MessageId;
 
 use crate::cli::CliError;
 
@@ -194,9 +196,36 @@ fn issue(
     }
     let token = CapabilityToken::issue(ctx.key, &fields)
         .map_err(|e| CliError::new(format!("cannot issue the capability: {e}")))?;
+    record(ctx, issued(&token))?;
     let mut bytes = token.to_json();
     bytes.push(b'\n');
     deliver(ctx, &bytes, file, &token, 1, out)
+}
+
+/// The ledger entry of a capability this node issued.
+fn issued(token: &CapabilityToken) -> Body {
+    Body::CapabilityIssued(CapabilityIssued {
+        capability_hash: *token.capability_hash(),
+        issuer: token.issuer().to_owned(),
+        subject: token.subject().to_owned(),
+        exp: token.expires_at(),
+    })
+}
+
+/// Appends `body` to the node's audit ledger, recorded by this node now; committed when it
+/// returns.
+fn record(ctx: &Ctx<'_>, body: Body) -> Result<(), CliError> {
+    let failed = |e: &dyn core::fmt::Display| CliError::new(format!("ledger: {e}"));
+    let mut seed = [0_u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| failed(&e))?;
+    let id = MessageId::generate(ctx.now, &mut ChaCha20Rng::from_seed(seed));
+    let mut ledger = ctx.store.ledger().map_err(|e| failed(&e))?;
+    let entry = Entry::new(*id.as_bytes(), ctx.did(), ledger.size(), ctx.now, body)
+        .map_err(|e| failed(&e))?;
+    ledger
+        .append_entry(&entry.to_cbor())
+        .map_err(|e| failed(&e))?;
+    Ok(())
 }
 
 fn delegate(
@@ -269,6 +298,7 @@ fn delegate(
     let Some(leaf) = chain.last() else {
         return Err(CliError::new("empty chain"));
     };
+    record(ctx, issued(leaf))?;
     deliver(ctx, &bytes, file, leaf, chain.len(), out)
 }
 
@@ -433,10 +463,17 @@ fn revoke(
         let rev = Revocation::issue(ctx.key, hash, &ctx.did(), ctx.now, reason)
             .map_err(|e| CliError::new(format!("cannot sign the revocation: {e}")))?;
         let bytes = rev.to_json();
-        // Committed (durably) before we say it is revoked.
+        // Committed (durably) before we say it is revoked, then recorded in the ledger.
         ctx.store
             .put_revocation(&hash, &bytes)
             .map_err(|e| CliError::new(format!("store: {e}")))?;
+        record(
+            ctx,
+            Body::CapabilityRevoked(CapabilityRevoked {
+                revocation: bytes.clone(),
+            }),
+        )
+        .map_err(|e| CliError::new(format!("revoked, but not recorded: {e}")))?;
         (bytes, false)
     };
     let parsed = Revocation::from_json(&revocation_json).ok();
