@@ -340,10 +340,7 @@ impl Messenger {
         let mut content = vec![BATCH];
         for (id, body) in messages {
             let value = self.encrypt(to, body, rng)?;
-            content.extend_from_slice(id.as_bytes());
-            content
-                .extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_be_bytes());
-            content.extend_from_slice(&value);
+            put_item(&mut content, *id, &value);
         }
         let id = MessageId::generate(now, rng);
         self.envelope(id, EnvelopeType::Ratchet, to, content, now)
@@ -409,17 +406,9 @@ impl Messenger {
                 self.encrypt(to, stream_id.as_bytes(), rng)?,
             ),
         };
-        let fields = EnvelopeFields {
-            id,
-            kind,
-            sender: self.did.clone(),
-            recipient: Recipient::Did(to.to_owned()),
-            timestamp: now,
-            content,
-            chunk,
-        };
-        let wire = Envelope::sign(fields, self.prekeys.identity(), &self.limits)?.to_cbor();
-        Ok((id, wire))
+        let mut fields = self.fields(id, kind, to, content, now);
+        fields.chunk = chunk;
+        Ok((id, self.sign(fields)?))
     }
 
     /// Starts a session with `to` from `bundle` unless there is one.
@@ -467,7 +456,7 @@ impl Messenger {
             return Err(MessengerError::Content("not our envelope".into()));
         }
         fields.timestamp = now;
-        Ok(Envelope::sign(fields, self.prekeys.identity(), &self.limits)?.to_cbor())
+        self.sign(fields)
     }
 
     /// The id of an envelope, without checking anything else (for the node's bookkeeping of
@@ -809,7 +798,19 @@ impl Messenger {
         content: Vec<u8>,
         now: Timestamp,
     ) -> Result<Vec<u8>, MessengerError> {
-        let fields = EnvelopeFields {
+        self.sign(self.fields(id, kind, to, content, now))
+    }
+
+    /// The fields of an envelope from us to `to` (without chunk info).
+    fn fields(
+        &self,
+        id: MessageId,
+        kind: EnvelopeType,
+        to: &str,
+        content: Vec<u8>,
+        now: Timestamp,
+    ) -> EnvelopeFields {
+        EnvelopeFields {
             id,
             kind,
             sender: self.did.clone(),
@@ -817,7 +818,11 @@ impl Messenger {
             timestamp: now,
             content,
             chunk: None,
-        };
+        }
+    }
+
+    /// `fields` signed by our identity key, in deterministic CBOR.
+    fn sign(&self, fields: EnvelopeFields) -> Result<Vec<u8>, MessengerError> {
         Ok(Envelope::sign(fields, self.prekeys.identity(), &self.limits)?.to_cbor())
     }
 
@@ -829,19 +834,13 @@ impl Messenger {
         let peer = self.peers.get(did)?;
         let session = peer.session.snapshot().to_bytes();
         let mut out = Zeroizing::new(Vec::with_capacity(session.len() + 256));
-        out.extend_from_slice(
-            &u32::try_from(session.len())
-                .unwrap_or(u32::MAX)
-                .to_be_bytes(),
-        );
-        out.extend_from_slice(&session);
+        put(&mut out, &session);
         for header in [&peer.initial, &peer.theirs] {
             let bytes = header
                 .as_ref()
                 .map(InitialHeader::to_cbor)
                 .unwrap_or_default();
-            out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
-            out.extend_from_slice(&bytes);
+            put(&mut out, &bytes);
         }
         Some(out)
     }
@@ -876,7 +875,20 @@ impl Messenger {
     }
 }
 
-/// The next length-prefixed part of a snapshot.
+/// Appends `value` with its length (4 bytes, big-endian) before it: what [`take`] reads.
+/// Every value written so is bounded far below 4 GiB (a message, a snapshot).
+fn put(out: &mut Vec<u8>, value: &[u8]) {
+    out.extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(value);
+}
+
+/// Appends one message of a batch: its id, then its tagged ratchet value ([`put`]).
+fn put_item(out: &mut Vec<u8>, id: MessageId, value: &[u8]) {
+    out.extend_from_slice(id.as_bytes());
+    put(out, value);
+}
+
+/// The next length-prefixed part of a snapshot or a batch ([`put`]).
 fn take<'a>(rest: &mut &'a [u8]) -> Result<&'a [u8], MessengerError> {
     let truncated = || MessengerError::Snapshot("truncated".into());
     let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(truncated)?;
@@ -935,7 +947,8 @@ fn batch_items(mut rest: &[u8]) -> Result<Vec<(MessageId, &[u8])>, MessengerErro
     Ok(items)
 }
 
-fn tagged(tag: u8, value: &[u8]) -> Vec<u8> {
+/// `value` after a one-byte tag.
+pub(crate) fn tagged(tag: u8, value: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + value.len());
     out.push(tag);
     out.extend_from_slice(value);
@@ -1000,19 +1013,13 @@ mod tests {
 
     use super::*;
 
-    fn item(out: &mut Vec<u8>, id: MessageId, value: &[u8]) {
-        out.extend_from_slice(id.as_bytes());
-        out.extend_from_slice(&u32::try_from(value.len()).unwrap().to_be_bytes());
-        out.extend_from_slice(value);
-    }
-
     #[test]
     fn batch_contents_parse_exactly_or_not_at_all() {
         let mut rng = talos_crypto::ChaCha20Rng::from_seed([3; 32]);
         let id = MessageId::generate(Timestamp::from_millis(1_767_225_600_000), &mut rng);
         let mut two = Vec::new();
-        item(&mut two, id, &[RATCHET, 1, 2]);
-        item(&mut two, id, &[INITIAL]);
+        put_item(&mut two, id, &[RATCHET, 1, 2]);
+        put_item(&mut two, id, &[INITIAL]);
         let items = batch_items(&two).unwrap();
         assert_eq!(
             items,
@@ -1026,7 +1033,7 @@ mod tests {
         }
         assert_eq!(batch_items(&two[..first_len]).unwrap().len(), 1);
         let mut empty_value = Vec::new();
-        item(&mut empty_value, id, &[]);
+        put_item(&mut empty_value, id, &[]);
         assert!(batch_items(&empty_value).is_err(), "an empty value");
         let mut bad_id = two.clone();
         bad_id[..16].fill(0);
@@ -1037,10 +1044,10 @@ mod tests {
 
         let mut full = Vec::new();
         for _ in 0..MAX_BATCH {
-            item(&mut full, id, &[RATCHET]);
+            put_item(&mut full, id, &[RATCHET]);
         }
         assert_eq!(batch_items(&full).unwrap().len(), MAX_BATCH);
-        item(&mut full, id, &[RATCHET]);
+        put_item(&mut full, id, &[RATCHET]);
         assert!(batch_items(&full).is_err(), "more than MAX_BATCH");
 
         // Arbitrary bytes (xorshift) never panic.

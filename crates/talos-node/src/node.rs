@@ -57,7 +57,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::files::{self, FileError, FileReceipt, Inbox, Received};
 use crate::identity::{Identity, IdentityError, Protection};
 use crate::mcp::PeerLink;
-use crate::messenger::{self, Inbound, Messenger, MessengerError, StreamFrame, StreamPart};
+use crate::messenger::{self, Inbound, Messenger, MessengerError, StreamFrame, StreamPart, tagged};
 use crate::net::{self, InboundRequest, Lane, NetError, Network, record_addrs};
 use crate::now;
 use crate::store::{Batch, Direction, HistoryEntry, Ledger, Queued, Status, Store, StoreError};
@@ -963,35 +963,23 @@ impl Node {
     /// # Errors
     /// [`NodeError::Ledger`].
     pub fn append_audit(&self, record: &talos_mcp::AuditRecord) -> Result<u64, NodeError> {
-        use talos_ledger::entry::{Body, Entry};
-        use talos_ledger::merkle::LogError;
         let failed = |e: &dyn fmt::Display| NodeError::Ledger(e.to_string());
         let call = record.to_tool_call().map_err(|e| failed(&e))?;
         let id = self.shared.new_id(now());
-        let append = |ledger: &mut Ledger| -> Result<Result<u64, LogError<StoreError>>, NodeError> {
-            let entry = Entry::new(
-                *id.as_bytes(),
-                self.shared.did.clone(),
-                ledger.size(),
-                record.at,
-                Body::ToolCall(call.clone()),
-            )
-            .map_err(|e| failed(&e))?;
-            Ok(ledger.append_entry(&entry.to_cbor()))
-        };
+        let body = || talos_ledger::entry::Body::ToolCall(call.clone());
         let mut slot = self.shared.ledger();
         let ledger = match &mut *slot {
             Some(ledger) => ledger,
             slot @ None => slot.insert(self.shared.store.ledger().map_err(|e| failed(&e))?),
         };
-        match append(ledger)? {
+        match ledger.record(id, &self.shared.did, record.at, body()) {
             // A command on the node's store (e.g. `talos cap revoke` through the control
-            // socket) appended meanwhile: reopen at the size on disk and append there.
-            Err(LogError::Store(StoreError::LedgerConflict { .. })) => {
+            // socket) appended meanwhile: reopen at the size on disk and record there.
+            Err(error) if error.is_conflict() => {
                 *ledger = self.shared.store.ledger().map_err(|e| failed(&e))?;
-                append(ledger)?
+                ledger.record(id, &self.shared.did, record.at, body())
             }
-            appended => appended,
+            recorded => recorded,
         }
         .map_err(|e| failed(&e))
     }
@@ -2464,13 +2452,6 @@ fn blocking<T>(work: impl FnOnce() -> T) -> T {
         }
         _ => work(),
     }
-}
-
-fn tagged(tag: u8, value: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(1 + value.len());
-    out.push(tag);
-    out.extend_from_slice(value);
-    out
 }
 
 /// A ChaCha20 RNG seeded from the operating system.

@@ -834,6 +834,30 @@ impl Store {
     }
 }
 
+/// Why [`Ledger::record`] recorded nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The entry format refuses the body (a field out of range, too large).
+    #[error("ledger entry refused: {0}")]
+    Entry(#[from] talos_ledger::entry::EntryError),
+    /// The log did not append it.
+    #[error(transparent)]
+    Log(#[from] LogError<StoreError>),
+}
+
+impl RecordError {
+    /// Whether another ledger over the same store appended meanwhile
+    /// ([`StoreError::LedgerConflict`]): reopen the ledger ([`Store::ledger`]) and record again.
+    #[must_use]
+    pub const fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Self::Log(LogError::Store(StoreError::LedgerConflict { .. }))
+        )
+    }
+}
+
 /// A file being received, or received, as the store keeps it (see [`crate::files`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredStream {
@@ -1447,6 +1471,25 @@ impl Ledger {
         // Cleared by set_size; cleared here too if the append failed before it.
         drop(self.log.store().staged_entry.take());
         result
+    }
+
+    /// Records `body` as a talos-ledger [`Entry`](talos_ledger::entry::Entry) with id `id`,
+    /// by `recorder` at `at`, its nonce the entry's index, and appends it
+    /// ([`Ledger::append_entry`]); returns its index.
+    ///
+    /// # Errors
+    /// [`RecordError::Entry`] for a body the entry format refuses (nothing is written);
+    /// [`RecordError::Log`] as [`Ledger::append_entry`].
+    pub fn record(
+        &mut self,
+        id: MessageId,
+        recorder: &str,
+        at: Timestamp,
+        body: talos_ledger::entry::Body,
+    ) -> Result<u64, RecordError> {
+        let entry =
+            talos_ledger::entry::Entry::new(*id.as_bytes(), recorder, self.size(), at, body)?;
+        Ok(self.append_entry(&entry.to_cbor())?)
     }
 
     /// The entry at `index`, if committed.

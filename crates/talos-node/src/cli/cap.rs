@@ -28,7 +28,7 @@ use talos_crypto::hash::{from_hex, to_hex};
 use talos_crypto::json::{self, Map, Number, Value};
 use talos_crypto::{ChaCha20Rng, SeedableRng as _, SigningKey, Timestamp};
 use talos_did::Did;
-use talos_ledger::entry::{Body, CapabilityIssued, CapabilityRevoked, Entry};
+use talos_ledger::entry::{Body, CapabilityIssued, CapabilityRevoked};
 use talos_node::store::Store;
 use talos_wire::MessageId;
 
@@ -220,10 +220,8 @@ fn record(ctx: &Ctx<'_>, body: Body) -> Result<(), CliError> {
     getrandom::fill(&mut seed).map_err(|e| failed(&e))?;
     let id = MessageId::generate(ctx.now, &mut ChaCha20Rng::from_seed(seed));
     let mut ledger = ctx.store.ledger().map_err(|e| failed(&e))?;
-    let entry = Entry::new(*id.as_bytes(), ctx.did(), ledger.size(), ctx.now, body)
-        .map_err(|e| failed(&e))?;
     ledger
-        .append_entry(&entry.to_cbor())
+        .record(id, &ctx.did(), ctx.now, body)
         .map_err(|e| failed(&e))?;
     Ok(())
 }
